@@ -1,0 +1,46 @@
+#pragma once
+// Point-to-point benchmarks: latency (ping-pong, half round trip), bw (a window of messages
+// in flight, one direction, acknowledged per window as OSU does) and bibw (both directions).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bench/config.h"
+#include "transport/context.h"
+
+namespace rdzv::bench {
+
+// Who this rank measures with: rank 0 with 1, or with --pairs rank i with i + n/2.
+struct Partner {
+  int peer = -1;
+  bool initiator = false;  // the side that times and reports
+};
+std::optional<Partner> partnerOf(int rank, int size, bool pairs);
+
+// What one rank measured for one size.
+struct Measurement {
+  bool measured = false;  // false on ranks that only answered or sat out
+  std::uint64_t iterations = 0;
+  std::vector<double> samples_us;  // per-message latency of each timed iteration
+  double seconds = 0;              // total timed seconds
+  double bytes = 0;                // payload bytes moved in the timed iterations
+  double messages = 0;             // messages moved in the timed iterations
+};
+void to_json(nlohmann::json& j, const Measurement& m);
+void from_json(const nlohmann::json& j, Measurement& m);
+
+// Iterations and warm-up for `benchmark` at `size`: the configured counts, or defaults that
+// shrink for large messages so a sweep to 4 MiB takes seconds, not minutes.
+std::uint64_t defaultIterations(const BenchConfig& config, const std::string& benchmark,
+                                std::uint64_t size);
+std::uint64_t defaultWarmup(const BenchConfig& config, std::uint64_t iterations);
+
+// Runs `benchmark` at `size` on this rank (every rank of the context calls it).
+Measurement runPointToPoint(transport::Context& context, const BenchConfig& config,
+                            const std::string& benchmark, std::uint64_t size);
+
+}  // namespace rdzv::bench

@@ -1,0 +1,32 @@
+#pragma once
+// Runs a whole sweep on this rank: every transport, benchmark and size, gathering each
+// size's measurements to rank 0, which builds the report's series and rows as they finish.
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "bench/config.h"
+#include "bench/p2p.h"
+#include "lib/report.h"
+#include "store/bootstrap.h"
+
+namespace rdzv::bench {
+
+struct SweepEvents {
+  // Before each size: step k of n (1-based), and what it is.
+  std::function<void(int step, int steps, const std::string& what)> progress;
+  // On rank 0 after each finished row.
+  std::function<void(const Series& series, const Row& row)> row;
+};
+
+// Combines what every rank measured for one size into a row (rank 0).
+Row aggregate(std::uint64_t size, const std::vector<Measurement>& measurements);
+
+// Runs the sweep. Rank 0 appends to `report.series` as rows finish, so when a later step
+// throws, what was measured is already in the report (the series under way is marked
+// incomplete).
+void runSweep(const BenchConfig& config, store::Bootstrap& bootstrap, Report& report,
+              const SweepEvents& events);
+
+}  // namespace rdzv::bench

@@ -1,0 +1,353 @@
+// `rdzvbench run`: parse the sweep, find out who we are (flags, MPI, launcher environment or
+// local mode), rendezvous, run, print the tables and write the report.
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "bench/sweep.h"
+#include "cli/commands.h"
+#include "cli/local_mode.h"
+#include "cli/table.h"
+#include "lib/error.h"
+#include "lib/size.h"
+#include "lib/sysinfo.h"
+#include "rdzv/build_info.h"
+#include "store/bootstrap.h"
+#include "store/launcher.h"
+#include "store/prefix_store.h"
+#include "store/store_uri.h"
+#include "transport/registry.h"
+#ifdef RDZV_HAVE_MPI
+#include "store/mpi_bootstrap.h"
+#endif
+
+namespace rdzv::cli {
+namespace {
+
+struct RunFlags {
+  std::string transports = "tcp";
+  std::string benchmarks = "latency,bw";
+  std::string sizes = "1:4M";
+  std::uint64_t iterations = 0;
+  std::uint64_t warmup = 0;
+  int window = 64;
+  double min_time = 0;
+  bool check = false;
+  bool pairs = false;
+  int np = 2;
+  int rank = -1;
+  int size = -1;
+  std::string store;
+  std::string bootstrap = "auto";
+  std::string run_id;
+  double timeout = 60;
+  std::string addr;
+  std::string iface;
+  std::string progress = "poll";
+  std::string socket_buffer = "0";
+  std::string output;
+  bool quiet = false;
+};
+
+std::vector<std::string> splitList(const std::string& text, const char* what) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    auto end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    auto item = text.substr(start, end - start);
+    if (item.empty())
+      throwUsage(fmt::format("empty item in {} \"{}\"", what, text),
+                 "separate names with single commas, e.g. latency,bw");
+    if (std::find(out.begin(), out.end(), item) == out.end()) out.push_back(item);
+    start = end + 1;
+  }
+  return out;
+}
+
+std::string defaultOutput() {
+  auto stamp = utcTimestamp();
+  std::replace(stamp.begin(), stamp.end(), ':', '-');
+  return fmt::format("rdzvbench-{}.json", stamp);
+}
+
+// Everything that can be checked before a single process is started or socket opened.
+bench::BenchConfig validate(const RunFlags& f) {
+  bench::BenchConfig c;
+  c.transports = splitList(f.transports, "--transport");
+  for (const auto& t : c.transports) transport::requireTransport(t);
+  c.benchmarks = splitList(f.benchmarks, "--benchmark");
+  for (const auto& b : c.benchmarks) bench::requireBenchmark(b);
+  c.sizes = parseSizeList(f.sizes);
+  c.iterations = f.iterations;
+  c.warmup = f.warmup;
+  if (f.window < 1 || f.window > 4096)
+    throwUsage(fmt::format("invalid --window {}", f.window), "use 1 to 4096 messages in flight");
+  c.window = f.window;
+  if (f.min_time < 0 || f.min_time > 3600)
+    throwUsage(fmt::format("invalid --min-time {}", f.min_time), "use 0 to 3600 seconds");
+  c.min_time = f.min_time;
+  if (!(f.timeout > 0) || f.timeout > 86400)
+    throwUsage(fmt::format("invalid --timeout {}", f.timeout), "use a number of seconds > 0");
+  c.timeout = f.timeout;
+  c.check = f.check;
+  c.pairs = f.pairs;
+  c.transport.addr = f.addr;
+  c.transport.iface = f.iface;
+  if (f.progress == "poll")
+    c.transport.progress = transport::ProgressMode::Poll;
+  else if (f.progress == "epoll")
+    c.transport.progress = transport::ProgressMode::Epoll;
+  else
+    throwUsage(fmt::format("invalid --progress \"{}\"", f.progress), "use poll or epoll");
+  if (f.socket_buffer != "0") {
+    auto bytes = parseSize(f.socket_buffer);
+    if (bytes > (1u << 30))
+      throwUsage(fmt::format("--socket-buffer {} is too large", f.socket_buffer), "use at most 1G");
+    c.transport.socket_buffer = static_cast<int>(bytes);
+  }
+  if (f.np < 1 || f.np > 1024) throwUsage(fmt::format("invalid --np {}", f.np), "use 1 to 1024");
+  if ((f.rank >= 0) != (f.size >= 0))
+    throwUsage("--rank and --size go together", "give both, or neither");
+  if (f.size >= 0 && (f.size < 1 || f.rank >= f.size))
+    throwUsage(fmt::format("invalid --rank {} --size {}", f.rank, f.size),
+               "the rank must be 0 .. size-1");
+  if (f.bootstrap != "auto" && f.bootstrap != "store" && f.bootstrap != "mpi")
+    throwUsage(fmt::format("invalid --bootstrap \"{}\"", f.bootstrap), "use auto, store or mpi");
+  return c;
+}
+
+std::string hostName() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return host;
+}
+
+class Progress {
+ public:
+  explicit Progress(bool enabled) : enabled_(enabled), start_(nowNs()) {}
+  void step(int k, int n, const std::string& what) {
+    if (!enabled_) return;
+    double elapsed = static_cast<double>(nowNs() - start_) / 1e9;
+    double left = k > 1 ? elapsed / (k - 1) * (n - k + 1) : 0;
+    fmt::print(stderr, "\r\033[K[{}/{}] {}  elapsed {:.0f}s, about {:.0f}s left", k, n, what,
+               elapsed, left);
+    std::fflush(stderr);
+  }
+  void done() {
+    if (enabled_) fmt::print(stderr, "\r\033[K");
+  }
+
+ private:
+  bool enabled_;
+  std::int64_t start_;
+};
+
+// One rank's run, once rank, size and the bootstrap are known.
+int runRank(const bench::BenchConfig& config, const RunFlags& flags,
+            store::Bootstrap& bootstrap, const std::string& launcher, const std::string& store_uri,
+            const std::string& run_id, const std::vector<std::string>& argv) {
+  const int rank = bootstrap.rank();
+  Report report;
+  report.tool_version = build::kVersion;
+  report.git_revision = build::kGitRevision;
+  report.command_line = argv;
+  report.start_time = utcTimestamp();
+  report.launcher = launcher;
+  report.bootstrap = store_uri.empty() ? "mpi" : "store";
+  report.store = store_uri;
+  report.run_id = run_id;
+  report.size = bootstrap.size();
+  auto output = flags.output.empty() ? defaultOutput() : flags.output;
+  Progress progress(rank == 0 && !flags.quiet && isatty(STDERR_FILENO));
+  bench::SweepEvents events;
+  events.progress = [&](int k, int n, const std::string& what) { progress.step(k, n, what); };
+  const Series* last_series = nullptr;
+  events.row = [&](const Series& series, const Row& row) {
+    progress.done();
+    if (&series != last_series || series.rows.size() == 1) printSeriesHeader(stdout, series);
+    last_series = &series;
+    printRow(stdout, row);
+  };
+  try {
+    auto deadline = Deadline::afterSeconds(config.timeout);
+    RankInfo me{rank, hostName(), static_cast<int>(getpid())};
+    auto infos = bootstrap.allgather("ranks", store::toBytes(nlohmann::json(me).dump()), deadline);
+    for (const auto& bytes : infos)
+      report.ranks.push_back(nlohmann::json::parse(store::toString(bytes)).get<RankInfo>());
+    if (rank == 0) {
+      report.host = captureHost();
+      report.environment = captureEnvironment();
+    }
+    bench::runSweep(config, bootstrap, report, events);
+    progress.done();
+  } catch (Error& e) {
+    progress.done();
+    e.onRank(rank);
+    bootstrap.abort(e.message());
+    if (rank == 0) {
+      report.complete = false;
+      report.error = e.message();
+      if (!report.series.empty() && !report.series.back().complete)
+        report.series.back().complete = false;
+      report.end_time = utcTimestamp();
+      try {
+        writeReport(report, output);
+        fmt::print(stderr, "rdzvbench: partial report (incomplete) written to {}\n", output);
+      } catch (const Error& write_error) {
+        fmt::print(stderr, "rdzvbench: error: {}\n", write_error.message());
+      }
+    }
+    throw;
+  }
+  if (rank == 0) {
+    report.end_time = utcTimestamp();
+    writeReport(report, output);
+    fmt::print("\nreport: {}\n", output);
+  }
+  return 0;
+}
+
+}  // namespace
+
+Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
+  auto flags = std::make_shared<RunFlags>();
+  auto* run = app.add_subcommand("run", "Run a sweep of benchmarks over transports and sizes");
+  run->add_option("-t,--transport", flags->transports,
+                  "Transports, comma-separated: tcp, mpi (see `rdzvbench info`)")
+      ->capture_default_str();
+  run->add_option("-b,--benchmark", flags->benchmarks, "Benchmarks: latency, bw, bibw")
+      ->capture_default_str();
+  run->add_option("-s,--sizes", flags->sizes,
+                  "Message sizes: 8,64,1K lists, 1:4M (powers of two), 1:4M:x4, 1K:8K:+1K")
+      ->capture_default_str();
+  run->add_option("-i,--iterations", flags->iterations,
+                  "Timed iterations per size (default: 1000 latency, 100 bw windows; fewer for "
+                  "large sizes)");
+  run->add_option("-w,--warmup", flags->warmup, "Warm-up iterations per size (default: 10%)");
+  run->add_option("--window", flags->window, "Messages in flight for bw and bibw")
+      ->capture_default_str();
+  run->add_option("--min-time", flags->min_time,
+                  "Seconds each size should run at least (raises the iteration count)");
+  run->add_flag("--check", flags->check, "Fill every message with a pattern and verify it");
+  run->add_flag("--pairs", flags->pairs,
+                "With more than 2 ranks, rank i measures with rank i+n/2, all pairs at once");
+  run->add_option("--np", flags->np, "Ranks to start in local mode (no launcher, no store)")
+      ->capture_default_str();
+  run->add_option("--rank", flags->rank, "This process's rank (with --size and --store)");
+  run->add_option("--size", flags->size, "Number of ranks (with --rank and --store)");
+  run->add_option("--store", flags->store,
+                  "Rendezvous store: tcp://host:port (rank 0 serves it), file:///dir, hash:")
+      ->envname("RDZV_STORE");
+  run->add_option("--bootstrap", flags->bootstrap,
+                  "auto, store, or mpi (MPI_Init and MPI_Allgather of addresses)")
+      ->capture_default_str();
+  run->add_option("--run-id", flags->run_id,
+                  "Scopes this run's keys in a shared store; every rank must agree")
+      ->envname("RDZV_RUN_ID");
+  run->add_option("--timeout", flags->timeout, "Seconds any single wait may take")
+      ->capture_default_str();
+  run->add_option("--addr", flags->addr, "IP address the tcp transport listens on and publishes");
+  run->add_option("--iface", flags->iface, "Interface whose address the tcp transport uses");
+  run->add_option("--progress", flags->progress,
+                  "poll (busy-poll, yields when oversubscribed) or epoll (block)")
+      ->capture_default_str();
+  run->add_option("--socket-buffer", flags->socket_buffer,
+                  "SO_SNDBUF/SO_RCVBUF for tcp sockets, e.g. 4M (0: kernel autotuning)")
+      ->capture_default_str();
+  run->add_option("-o,--output", flags->output,
+                  "Report file (default: rdzvbench-<timestamp>.json)");
+  run->add_flag("-q,--quiet", flags->quiet, "No progress line on stderr");
+
+  return [flags, argv]() -> int {
+    auto config = validate(*flags);
+    auto env = store::processEnv();
+    auto launch = store::detectLauncher(env);
+    bool want_mpi = flags->bootstrap == "mpi" ||
+                    std::find(config.transports.begin(), config.transports.end(), "mpi") !=
+                        config.transports.end();
+    bool manual = flags->rank >= 0;
+    std::string launcher = manual ? "manual" : launch ? launch->launcher : "local";
+    if (auto from = env("RDZV_LAUNCHER"); from && manual) launcher = *from;
+
+    if (!manual && !launch && flags->bootstrap != "mpi") {
+      if (!flags->store.empty())
+        throwUsage("--store without --rank/--size or a launcher",
+                   "give --rank and --size, or start the ranks with mpirun or srun");
+      if (want_mpi)
+        throwUsage("the mpi transport needs an MPI launcher",
+                   "run under mpirun -np N ... --bootstrap mpi, or drop mpi from --transport");
+      std::vector<std::string> args(argv.begin() + 1, argv.end());
+      return runLocal(flags->np, args, flags->addr.empty() && flags->iface.empty(),
+                      config.timeout);
+    }
+
+    bool use_mpi_bootstrap =
+        flags->bootstrap == "mpi" ||
+        (flags->bootstrap == "auto" && !manual && flags->store.empty());
+#ifdef RDZV_HAVE_MPI
+    std::unique_ptr<store::MpiSession> mpi;
+    if (use_mpi_bootstrap || want_mpi) mpi = std::make_unique<store::MpiSession>();
+#else
+    if (use_mpi_bootstrap || want_mpi)
+      throwUsage("this rdzvbench was built without MPI",
+                 fmt::format("{}; pass --store URI instead", build::kWhyNoMpi));
+#endif
+    auto deadline = Deadline::afterSeconds(config.timeout);
+    if (use_mpi_bootstrap) {
+#ifdef RDZV_HAVE_MPI
+      store::MpiBootstrap bootstrap(*mpi);
+      try {
+        return runRank(config, *flags, bootstrap, launcher, "", flags->run_id, argv);
+      } catch (const Error& e) {
+        // MPI cannot end a collective that a dead rank never joins: stop every rank now.
+        fmt::print(stderr, "rdzvbench: error: {}\n", e.message());
+        std::fflush(stderr);
+        store::MpiSession::abortAll(e.exitCode());
+      }
+#endif
+    }
+    if (flags->store.empty())
+      throwUsage(fmt::format("no store to rendezvous through (launcher: {})", launcher),
+                 "pass --store tcp://HOST:PORT or file:///shared/dir, or --bootstrap mpi");
+    int rank = manual ? flags->rank : launch->rank;
+    int size = manual ? flags->size : launch->size;
+    if (size < 1)
+      throwUsage(fmt::format("the {} launcher did not say how many ranks there are", launcher),
+                 "pass --rank and --size");
+    std::string run_id = flags->run_id;
+    if (run_id.empty() && launch && !launch->job_id.empty()) run_id = launch->job_id;
+    if (run_id.empty()) run_id = "default";
+    auto uri = store::parseStoreUri(flags->store);
+    auto opened = store::openStore(uri, rank, deadline);
+    store::PrefixStore scoped(*opened.store, "rdzv/" + run_id);
+    store::StoreBootstrap bootstrap(scoped, rank, size);
+    config.transport.run_id = run_id;
+    try {
+      int code = runRank(config, *flags, bootstrap, launcher, flags->store, run_id, argv);
+      // The rank serving the store stays until every rank has said it is done with it.
+      if (!opened.server) {
+        scoped.set(fmt::format("bye/{}", rank), {});
+      } else {
+        std::vector<std::string> keys;
+        for (int r = 1; r < size; ++r) keys.push_back(fmt::format("bye/{}", r));
+        scoped.wait(keys, Deadline::afterSeconds(config.timeout));
+      }
+      return code;
+    } catch (Error& e) {
+      // The rank serving the store must outlive the others' last look at it, so the abort
+      // notice reaches them; give them a moment before the server goes away.
+      if (opened.server) std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      throw;
+    }
+  };
+}
+
+}  // namespace rdzv::cli

@@ -1,0 +1,52 @@
+// rdzvbench: benchmark and diagnose HPC interconnects. Turns every error into one line on
+// stderr and an exit code (DESIGN.md "Errors and exit codes"); nothing else does.
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "lib/error.h"
+#include "rdzv/build_info.h"
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  CLI::App app{"rdzvbench: latency and bandwidth sweeps over TCP, libfabric, ibverbs and MPI, "
+               "with eager/rendezvous protocol studies and JSON reports.",
+               "rdzvbench"};
+  app.set_version_flag("--version", fmt::format("rdzvbench {} ({})", rdzv::build::kVersion,
+                                                rdzv::build::kGitRevision));
+  app.require_subcommand(1);
+  app.footer("Run `rdzvbench SUBCOMMAND --help` for the flags of each subcommand.");
+  std::vector<rdzv::cli::Action> actions;
+  auto run = rdzv::cli::addRunCommand(app, args);
+  auto info = rdzv::cli::addInfoCommand(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "rdzvbench: error: %s (see rdzvbench --help)\n", e.what());
+    return static_cast<int>(rdzv::ErrorKind::Usage);
+  }
+  try {
+    for (auto* sub : app.get_subcommands()) {
+      if (sub->get_name() == "run") return run();
+      if (sub->get_name() == "info") return info();
+    }
+    return static_cast<int>(rdzv::ErrorKind::Usage);
+  } catch (const rdzv::Error& e) {
+    std::fprintf(stderr, "rdzvbench: error: %s\n", e.message().c_str());
+    return e.exitCode();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "rdzvbench: internal error: %s\n", e.what());
+    return static_cast<int>(rdzv::ErrorKind::Runtime);
+  }
+}

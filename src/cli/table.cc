@@ -1,0 +1,26 @@
+#include "cli/table.h"
+
+#include <fmt/format.h>
+
+#include "lib/size.h"
+
+namespace rdzv::cli {
+
+void printSeriesHeader(std::FILE* out, const Series& series) {
+  std::string params;
+  for (const auto& [k, v] : series.params) params += fmt::format(" {}={}", k, v);
+  for (const auto& [k, v] : series.env) params += fmt::format(" {}={}", k, v);
+  fmt::print(out, "\n# {} {}{}\n", series.transport, series.benchmark, params);
+  fmt::print(out, "{:>10} {:>7} {:>10} {:>10} {:>10} {:>10} {:>11} {:>5}\n", "size", "iters",
+             "min(us)", "p50(us)", "p99(us)", "max(us)", "MB/s", "pairs");
+  std::fflush(out);
+}
+
+void printRow(std::FILE* out, const Row& row) {
+  fmt::print(out, "{:>10} {:>7} {:>10.2f} {:>10.2f} {:>10.2f} {:>10.2f} {:>11.2f} {:>5}\n",
+             formatSize(row.size), row.iterations, row.latency_us.min, row.latency_us.p50,
+             row.latency_us.p99, row.latency_us.max, row.bandwidth_mbps, row.pairs);
+  std::fflush(out);
+}
+
+}  // namespace rdzv::cli

@@ -1,0 +1,13 @@
+#pragma once
+// Aligned text tables of report rows, printed as rows finish.
+
+#include <cstdio>
+
+#include "lib/report.h"
+
+namespace rdzv::cli {
+
+void printSeriesHeader(std::FILE* out, const Series& series);
+void printRow(std::FILE* out, const Row& row);
+
+}  // namespace rdzv::cli

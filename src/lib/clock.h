@@ -1,0 +1,42 @@
+#pragma once
+// Monotonic time and deadlines. Every wait in rdzvbench takes a Deadline.
+
+#include <chrono>
+#include <cstdint>
+
+namespace rdzv {
+
+using Clock = std::chrono::steady_clock;
+
+inline std::int64_t nowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+class Deadline {
+ public:
+  static Deadline after(std::chrono::nanoseconds d) { return Deadline(Clock::now() + d); }
+  static Deadline afterSeconds(double s) {
+    return after(std::chrono::nanoseconds(static_cast<std::int64_t>(s * 1e9)));
+  }
+  explicit Deadline(Clock::time_point at) : at_(at) {}
+
+  bool expired() const { return Clock::now() >= at_; }
+  Clock::time_point at() const { return at_; }
+  // Time left, never negative.
+  std::chrono::nanoseconds remaining() const {
+    auto left = at_ - Clock::now();
+    return left.count() > 0 ? std::chrono::duration_cast<std::chrono::nanoseconds>(left)
+                            : std::chrono::nanoseconds(0);
+  }
+  // Time left in whole milliseconds for poll()/epoll_wait(), capped at `cap_ms`.
+  int remainingMs(int cap_ms = 1000) const {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(remaining()).count();
+    return ms > cap_ms ? cap_ms : static_cast<int>(ms);
+  }
+
+ private:
+  Clock::time_point at_;
+};
+
+}  // namespace rdzv

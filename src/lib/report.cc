@@ -1,0 +1,242 @@
+#include "lib/report.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+
+#include "lib/error.h"
+
+namespace rdzv {
+
+using nlohmann::json;
+
+void to_json(json& j, const Row& r) {
+  j = json{{"size", r.size},
+           {"iterations", r.iterations},
+           {"latency_us", r.latency_us},
+           {"bandwidth_mbps", r.bandwidth_mbps},
+           {"message_rate", r.message_rate},
+           {"pairs", r.pairs}};
+}
+
+void from_json(const json& j, Row& r) {
+  j.at("size").get_to(r.size);
+  j.at("iterations").get_to(r.iterations);
+  j.at("latency_us").get_to(r.latency_us);
+  j.at("bandwidth_mbps").get_to(r.bandwidth_mbps);
+  j.at("message_rate").get_to(r.message_rate);
+  j.at("pairs").get_to(r.pairs);
+}
+
+void to_json(json& j, const Series& s) {
+  j = json{{"transport", s.transport},
+           {"benchmark", s.benchmark},
+           {"algorithm", s.algorithm},
+           {"params", s.params},
+           {"env", s.env},
+           {"rows", s.rows},
+           {"complete", s.complete},
+           {"details", s.details}};
+}
+
+void from_json(const json& j, Series& s) {
+  j.at("transport").get_to(s.transport);
+  j.at("benchmark").get_to(s.benchmark);
+  j.at("algorithm").get_to(s.algorithm);
+  j.at("params").get_to(s.params);
+  j.at("env").get_to(s.env);
+  j.at("rows").get_to(s.rows);
+  j.at("complete").get_to(s.complete);
+  s.details = j.at("details");
+}
+
+void to_json(json& j, const RankInfo& r) {
+  j = json{{"rank", r.rank}, {"host", r.host}, {"pid", r.pid}};
+}
+
+void from_json(const json& j, RankInfo& r) {
+  j.at("rank").get_to(r.rank);
+  j.at("host").get_to(r.host);
+  j.at("pid").get_to(r.pid);
+}
+
+void to_json(json& j, const Report& r) {
+  j = json{{"schema_version", r.schema_version},
+           {"tool_version", r.tool_version},
+           {"git_revision", r.git_revision},
+           {"command_line", r.command_line},
+           {"start_time", r.start_time},
+           {"end_time", r.end_time},
+           {"launcher", r.launcher},
+           {"bootstrap", r.bootstrap},
+           {"store", r.store},
+           {"run_id", r.run_id},
+           {"size", r.size},
+           {"ranks", r.ranks},
+           {"host", r.host},
+           {"environment", r.environment},
+           {"series", r.series},
+           {"complete", r.complete},
+           {"error", r.error}};
+}
+
+void from_json(const json& j, Report& r) {
+  j.at("schema_version").get_to(r.schema_version);
+  j.at("tool_version").get_to(r.tool_version);
+  j.at("git_revision").get_to(r.git_revision);
+  j.at("command_line").get_to(r.command_line);
+  j.at("start_time").get_to(r.start_time);
+  j.at("end_time").get_to(r.end_time);
+  j.at("launcher").get_to(r.launcher);
+  j.at("bootstrap").get_to(r.bootstrap);
+  j.at("store").get_to(r.store);
+  j.at("run_id").get_to(r.run_id);
+  j.at("size").get_to(r.size);
+  j.at("ranks").get_to(r.ranks);
+  j.at("host").get_to(r.host);
+  j.at("environment").get_to(r.environment);
+  j.at("series").get_to(r.series);
+  j.at("complete").get_to(r.complete);
+  j.at("error").get_to(r.error);
+}
+
+namespace {
+
+std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+
+// Drops nlohmann's "[json.exception.type_error.302] " prefix, which means nothing to users.
+std::string jsonDetail(const json::exception& e) {
+  std::string what = e.what();
+  if (what.rfind("[json.exception.", 0) == 0) {
+    const std::size_t end = what.find("] ");
+    if (end != std::string::npos) what.erase(0, end + 2);
+  }
+  return what;
+}
+
+bool writeAll(int fd, const std::string& data) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+void writeReport(const Report& report, const std::string& path) {
+  // Replacing invalid UTF-8 (possible in captured environment values or argv) keeps one
+  // odd byte from losing a whole run's results.
+  const std::string text = json(report).dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    const int err = errno;
+    throwRuntime("cannot write report " + quoted(path) + ": " + std::strerror(err),
+                 "check that the directory exists and is writable");
+  }
+  // fsync before rename, so a crash leaves the old file or the new one, never an empty one.
+  bool ok = writeAll(fd, text) && ::fsync(fd) == 0;
+  int err = ok ? 0 : errno;
+  if (::close(fd) != 0 && ok) {
+    ok = false;
+    err = errno;
+  }
+  if (ok && ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ok = false;
+    err = errno;
+  }
+  if (!ok) {
+    ::unlink(tmp.c_str());
+    throwRuntime("cannot write report " + quoted(path) + ": " + std::strerror(err),
+                 "check free space and permissions of its directory");
+  }
+}
+
+Report readReport(const std::string& path) {
+  // POSIX reads give a precise errno (e.g. EISDIR), which ifstream would hide.
+  std::string text;
+  {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    int err = fd < 0 ? errno : 0;
+    if (fd >= 0) {
+      char buf[65536];
+      while (true) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n > 0) {
+          text.append(buf, static_cast<std::size_t>(n));
+        } else if (n == 0) {
+          break;
+        } else if (errno != EINTR) {
+          err = errno;
+          break;
+        }
+      }
+      ::close(fd);
+    }
+    if (err != 0) {
+      throwUsage("cannot read report " + quoted(path) + ": " + std::strerror(err),
+                 "pass the path of a report written by rdzvbench --output");
+    }
+  }
+
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    throwUsage("malformed JSON in report " + quoted(path) + " at byte " + std::to_string(e.byte) +
+                   ": " + jsonDetail(e),
+               "the file is truncated or edited; regenerate it with rdzvbench --output");
+  }
+
+  if (!j.is_object()) {
+    throwUsage("report " + quoted(path) + " is not a JSON object",
+               "pass a report written by rdzvbench --output");
+  }
+  const auto version = j.find("schema_version");
+  if (version == j.end() || !version->is_number_integer()) {
+    throwUsage("report " + quoted(path) + " has no integer schema_version",
+               "pass a report written by rdzvbench --output");
+  }
+  if (version->get<long long>() != kReportSchemaVersion) {
+    throwUsage("report " + quoted(path) + " has schema_version " + version->dump() +
+                   ", but this rdzvbench supports schema_version " +
+                   std::to_string(kReportSchemaVersion),
+               "read it with the rdzvbench version that wrote it, or rerun the benchmark");
+  }
+
+  try {
+    return j.get<Report>();
+  } catch (const json::exception& e) {
+    throwUsage("invalid report " + quoted(path) + ": " + jsonDetail(e),
+               "the file does not follow results-schema/report.schema.json");
+  }
+}
+
+std::string utcTimestamp() {
+  const auto now = std::chrono::system_clock::now();
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch());
+  const std::time_t secs = static_cast<std::time_t>(ms.count() / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[48];
+  std::snprintf(out, sizeof out, "%.*s.%03dZ", static_cast<int>(n), buf,
+                static_cast<int>(ms.count() % 1000));
+  return out;
+}
+
+}  // namespace rdzv

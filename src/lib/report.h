@@ -1,0 +1,86 @@
+#pragma once
+// The report data model: what one run measured, and its JSON form
+// (results-schema/report.schema.json). Times are UTC ISO 8601 strings, latencies in
+// microseconds, bandwidth in MB/s (10^6 bytes per second, as OSU).
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "lib/stats.h"
+#include "lib/sysinfo.h"
+
+namespace rdzv {
+
+inline constexpr int kReportSchemaVersion = 1;
+
+// One message size of one series.
+struct Row {
+  std::uint64_t size = 0;        // bytes per message
+  std::uint64_t iterations = 0;  // timed iterations per measuring rank
+  Summary latency_us;            // per-message latency across iterations and measuring ranks
+  double bandwidth_mbps = 0;     // aggregate over all measuring pairs
+  double message_rate = 0;       // messages per second, aggregate
+  int pairs = 1;                 // measuring pairs that contributed
+};
+
+// One (transport, benchmark, algorithm, parameters, environment) combination.
+struct Series {
+  std::string transport;                      // "tcp", "mpi", ...
+  std::string benchmark;                      // "latency", "bw", "bibw", ...
+  std::string algorithm;                      // "" for point-to-point
+  std::map<std::string, std::string> params;  // window, protocol parameters, ...
+  std::map<std::string, std::string> env;     // environment axis values of this series
+  std::vector<Row> rows;
+  bool complete = true;                       // false when the run failed inside it
+  nlohmann::json details = nlohmann::json::object();  // transport details and counters
+};
+
+struct RankInfo {
+  int rank = 0;
+  std::string host;
+  int pid = 0;
+};
+
+struct Report {
+  int schema_version = kReportSchemaVersion;
+  std::string tool_version;
+  std::string git_revision;
+  std::vector<std::string> command_line;
+  std::string start_time;
+  std::string end_time;
+  std::string launcher;   // "local", "mpirun", "srun", "manual"
+  std::string bootstrap;  // "store" or "mpi"
+  std::string store;      // store URI, empty with the mpi bootstrap
+  std::string run_id;
+  int size = 0;           // number of ranks
+  std::vector<RankInfo> ranks;
+  HostInfo host;          // rank 0's host
+  std::map<std::string, std::string> environment;  // captureEnvironment() of rank 0
+  std::vector<Series> series;
+  bool complete = true;
+  std::string error;      // why the run is incomplete; empty when complete
+};
+
+void to_json(nlohmann::json& j, const Row& r);
+void from_json(const nlohmann::json& j, Row& r);
+void to_json(nlohmann::json& j, const Series& s);
+void from_json(const nlohmann::json& j, Series& s);
+void to_json(nlohmann::json& j, const RankInfo& r);
+void from_json(const nlohmann::json& j, RankInfo& r);
+void to_json(nlohmann::json& j, const Report& r);
+void from_json(const nlohmann::json& j, Report& r);
+
+// Writes atomically (temporary file + rename), so a reader never sees half a report.
+void writeReport(const Report& report, const std::string& path);
+// Throws Usage naming the file (and the JSON position) when it is unreadable or malformed,
+// or when its schema_version is not kReportSchemaVersion.
+Report readReport(const std::string& path);
+
+// Current UTC time as "2026-11-23T21:30:00.123Z".
+std::string utcTimestamp();
+
+}  // namespace rdzv

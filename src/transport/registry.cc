@@ -1,0 +1,52 @@
+#include "transport/registry.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "lib/error.h"
+#include "rdzv/build_info.h"
+#include "transport/tcp/tcp_device.h"
+#ifdef RDZV_HAVE_MPI
+#include "transport/mpi/mpi_device.h"
+#endif
+
+namespace rdzv::transport {
+
+std::vector<TransportInfo> listTransports() {
+  return {
+      {"tcp", true, ""},
+      {"mpi", build::kHaveMpi, build::kHaveMpi ? "needs an MPI launcher and --bootstrap mpi"
+                                               : build::kWhyNoMpi},
+      {"ofi", false,
+       build::kHaveLibfabric ? "libfabric found, but the ofi transport is not implemented yet"
+                             : build::kWhyNoLibfabric},
+      {"ibverbs", false,
+       build::kHaveIbverbs ? "libibverbs found, but the ibverbs transport is not implemented yet"
+                           : build::kWhyNoIbverbs},
+  };
+}
+
+void requireTransport(const std::string& name) {
+  std::vector<std::string> names;
+  for (const auto& t : listTransports()) {
+    names.push_back(t.name);
+    if (t.name != name) continue;
+    if (!t.built)
+      throwUsage(fmt::format("transport \"{}\" is not built into this rdzvbench: {}", name, t.why),
+                 "run `rdzvbench info` to see what is available");
+    return;
+  }
+  throwUsage(fmt::format("unknown transport \"{}\"", name),
+             fmt::format("choose from: {}", fmt::join(names, ", ")));
+}
+
+std::unique_ptr<Device> createDevice(const std::string& name, const TransportOptions& options) {
+  requireTransport(name);
+  if (name == "tcp") return std::make_unique<tcp::TcpDevice>(options);
+#ifdef RDZV_HAVE_MPI
+  if (name == "mpi") return std::make_unique<mpi::MpiDevice>(options);
+#endif
+  throwUsage(fmt::format("transport \"{}\" is not available", name));
+}
+
+}  // namespace rdzv::transport

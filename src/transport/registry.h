@@ -1,0 +1,25 @@
+#pragma once
+// Which transports this binary has, and how to make one by name.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "transport/transport.h"
+
+namespace rdzv::transport {
+
+struct TransportInfo {
+  std::string name;
+  bool built = false;
+  std::string why;  // why it is not built, or what it needs at run time
+};
+
+// Every transport rdzvbench knows, built or not, in a stable order.
+std::vector<TransportInfo> listTransports();
+// Usage error for an unknown name (listing the known ones) or one not built (saying why).
+std::unique_ptr<Device> createDevice(const std::string& name, const TransportOptions& options);
+// Throws the same errors as createDevice without creating anything: for checking flags early.
+void requireTransport(const std::string& name);
+
+}  // namespace rdzv::transport

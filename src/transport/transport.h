@@ -1,0 +1,80 @@
+#pragma once
+// The interfaces every transport implements and every algorithm uses. Algorithms see only
+// Context and Buffer, so each runs over every transport.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "lib/clock.h"
+#include "store/store.h"
+
+namespace rdzv::transport {
+
+using store::Bytes;
+
+// How a transport waits for completions.
+enum class ProgressMode {
+  Poll,   // busy-poll (lowest latency); yields the core when the host is oversubscribed
+  Epoll,  // block in the kernel until something happens
+};
+
+// Options shared by the transports (each uses what applies to it).
+struct TransportOptions {
+  std::string addr;   // address to listen on and publish; empty: resolve the host name
+  std::string iface;  // interface whose address to use (instead of addr)
+  ProgressMode progress = ProgressMode::Poll;
+  std::string run_id;    // peers of another run are refused at connection time
+  int socket_buffer = 0;  // SO_SNDBUF/SO_RCVBUF bytes; 0 leaves the kernel's autotuning
+};
+
+// Registered memory that messages are sent from and received into. A message is matched
+// by (peer, tag) in the order posted, as MPI does. send/recv return at once; waitSend and
+// waitRecv wait for one completion each, in any order.
+class Buffer {
+ public:
+  Buffer(void* ptr, std::size_t size) : ptr_(static_cast<std::uint8_t*>(ptr)), size_(size) {}
+  virtual ~Buffer() = default;
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+
+  std::uint8_t* data() const { return ptr_; }
+  std::size_t size() const { return size_; }
+
+  virtual void send(int peer, std::size_t offset, std::size_t length, std::uint64_t tag) = 0;
+  // A receive takes a message of at most `length` bytes.
+  virtual void recv(int peer, std::size_t offset, std::size_t length, std::uint64_t tag) = 0;
+  // Waits for one posted send to complete (its memory may then be reused).
+  virtual void waitSend(Deadline deadline) = 0;
+  // Waits for one posted receive to complete (its memory then holds the message).
+  virtual void waitRecv(Deadline deadline) = 0;
+
+ protected:
+  void checkRange(std::size_t offset, std::size_t length) const;
+
+ private:
+  std::uint8_t* ptr_;
+  std::size_t size_;
+};
+
+// The progress engine of one transport in one process, with one connection per peer.
+class Device {
+ public:
+  virtual ~Device() = default;
+  virtual std::string name() const = 0;
+  // What peers need to reach this rank; published through the bootstrap.
+  virtual Bytes address() const = 0;
+  // Connects to every other rank. `addresses` is indexed by rank; `hosts` names each rank's
+  // host (for messages and for oversubscription detection).
+  virtual void connect(int rank, const std::vector<Bytes>& addresses,
+                       const std::vector<std::string>& hosts, Deadline deadline) = 0;
+  virtual std::unique_ptr<Buffer> createBuffer(void* ptr, std::size_t size) = 0;
+  // Transport details and counters for the report.
+  virtual nlohmann::json details() const { return nlohmann::json::object(); }
+};
+
+}  // namespace rdzv::transport

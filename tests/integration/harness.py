@@ -1,0 +1,106 @@
+"""Shared helpers for rdzvbench's integration tests: real processes, real sockets.
+
+Every test gets the binary and the source tree from the environment CTest sets
+(RDZV_BINARY, RDZV_SOURCE_DIR), runs rdzvbench as a user would, and checks exit codes,
+messages and reports. Every report a test produces is validated against the schema.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+BINARY = os.environ.get("RDZV_BINARY", "build/src/cli/rdzvbench")
+SOURCE_DIR = os.environ.get("RDZV_SOURCE_DIR", os.getcwd())
+SCHEMA = os.path.join(SOURCE_DIR, "results-schema", "report.schema.json")
+
+# OpenMPI on this kind of machine: root, more ranks than cores, loopback only.
+MPIRUN = [
+    "mpirun", "--allow-run-as-root", "--oversubscribe",
+    "--mca", "btl_tcp_if_include", "lo", "--mca", "oob_tcp_if_include", "lo",
+]
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def validate_report(path):
+    """Loads a report and validates it against results-schema/report.schema.json."""
+    import jsonschema
+    with open(SCHEMA) as f:
+        schema = json.load(f)
+    with open(path) as f:
+        report = json.load(f)
+    jsonschema.Draft202012Validator(schema).validate(report)
+    return report
+
+
+class Result:
+    def __init__(self, proc, elapsed):
+        self.code = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        self.elapsed = elapsed
+
+    def __repr__(self):
+        return f"exit {self.code} after {self.elapsed:.1f}s\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
+
+
+def run(args, timeout=120, env=None, prefix=None):
+    """Runs rdzvbench (optionally behind a launcher `prefix`) and captures everything."""
+    cmd = (prefix or []) + [BINARY] + args
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    start = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env)
+    return Result(proc, time.monotonic() - start)
+
+
+def spawn(args, env=None):
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.Popen([BINARY] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=full_env)
+
+
+class TestCase(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="rdzv-it-")
+        self.dir = self.tmp.name
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def assertExit(self, result, code):
+        self.assertEqual(result.code, code, repr(result))
+
+    def assertReport(self, path, series, sizes=None):
+        """Validates the report and checks it holds `series` (transport, benchmark) pairs,
+        complete, each with rows for `sizes`."""
+        report = validate_report(path)
+        found = [(s["transport"], s["benchmark"]) for s in report["series"]]
+        self.assertEqual(found, series)
+        for s in report["series"]:
+            self.assertTrue(s["complete"], s)
+            if sizes is not None:
+                self.assertEqual([r["size"] for r in s["rows"]], sizes)
+            for r in s["rows"]:
+                self.assertGreater(r["latency_us"]["min"], 0)
+                self.assertGreater(r["bandwidth_mbps"], 0)
+                self.assertGreaterEqual(r["pairs"], 1)
+        self.assertTrue(report["complete"])
+        return report
+
+
+def main():
+    unittest.main(argv=[sys.argv[0]] + sys.argv[1:], verbosity=2)
