@@ -24,6 +24,7 @@
 #include "store/prefix_store.h"
 #include "store/store_uri.h"
 #include "transport/registry.h"
+#include "transport/tcp/socket.h"
 #ifdef RDZV_HAVE_MPI
 #include "store/mpi_bootstrap.h"
 #endif
@@ -113,12 +114,14 @@ bench::BenchConfig validate(const RunFlags& f) {
       throwUsage(fmt::format("--socket-buffer {} is too large", f.socket_buffer), "use at most 1G");
     c.transport.socket_buffer = static_cast<int>(bytes);
   }
-  if (f.np < 1 || f.np > 1024) throwUsage(fmt::format("invalid --np {}", f.np), "use 1 to 1024");
+  if (f.np < 2 || f.np > 1024) throwUsage(fmt::format("invalid --np {}", f.np), "use 2 to 1024");
   if ((f.rank >= 0) != (f.size >= 0))
     throwUsage("--rank and --size go together", "give both, or neither");
-  if (f.size >= 0 && (f.size < 1 || f.rank >= f.size))
+  if (f.size >= 0 && (f.size < 2 || f.rank >= f.size))
     throwUsage(fmt::format("invalid --rank {} --size {}", f.rank, f.size),
-               "the rank must be 0 .. size-1");
+               "point-to-point benchmarks need a size of 2 or more and a rank of 0 .. size-1");
+  if (!f.addr.empty()) transport::tcp::parseIp(f.addr, 0);
+  if (!f.store.empty()) store::parseStoreUri(f.store);  // reject a bad URI before anything starts
   if (f.bootstrap != "auto" && f.bootstrap != "store" && f.bootstrap != "mpi")
     throwUsage(fmt::format("invalid --bootstrap \"{}\"", f.bootstrap), "use auto, store or mpi");
   return c;
@@ -191,7 +194,13 @@ int runRank(const bench::BenchConfig& config, const RunFlags& flags,
   } catch (Error& e) {
     progress.done();
     e.onRank(rank);
-    bootstrap.abort(e.message());
+    auto notice = fmt::format("rank {}: {}", rank, e.what());
+    bootstrap.abort(notice);
+    // A lost peer is often the echo of another rank's failure: name the first one too.
+    auto first = bootstrap.abortNotice();
+    if (!first.empty() && first != notice)
+      e = Error(e.kind(), fmt::format("{}; first failure: {}", e.what(), first), e.hint())
+              .onRank(rank);
     if (rank == 0) {
       report.complete = false;
       report.error = e.message();

@@ -21,9 +21,21 @@ int main(int argc, char** argv) {
                                                 rdzv::build::kGitRevision));
   app.require_subcommand(1);
   app.footer("Run `rdzvbench SUBCOMMAND --help` for the flags of each subcommand.");
-  std::vector<rdzv::cli::Action> actions;
   auto run = rdzv::cli::addRunCommand(app, args);
   auto info = rdzv::cli::addInfoCommand(app);
+  // CLI11 would only say "A subcommand is required"; name the word it did not know.
+  auto known = [&](const char* name) {
+    try {
+      return app.get_subcommand(name) != nullptr;
+    } catch (const CLI::OptionNotFound&) {
+      return false;
+    }
+  };
+  if (argc > 1 && argv[1][0] != '-' && !known(argv[1])) {
+    std::fprintf(stderr, "rdzvbench: error: unknown subcommand \"%s\" (choose from: run, info)\n",
+                 argv[1]);
+    return static_cast<int>(rdzv::ErrorKind::Usage);
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -84,10 +84,20 @@ void StoreBootstrap::barrier(const std::string& name, Deadline deadline) {
 
 void StoreBootstrap::abort(const std::string& message) noexcept {
   try {
-    store_.set(kAbortKey, toBytes(fmt::format("rank {}: {}", rank_, message)));
+    // Only the first failure is published: later ones are usually its echoes.
+    if (store_.add("abort/count", 1) == 1) store_.set(kAbortKey, toBytes(message));
   } catch (...) {
     // The store may be what failed; the peers then learn it from their own timeouts.
   }
+}
+
+std::string StoreBootstrap::abortNotice() noexcept {
+  try {
+    if (store_.check({kAbortKey}))
+      return toString(store_.get(kAbortKey, Deadline::after(std::chrono::seconds(1))));
+  } catch (...) {
+  }
+  return {};
 }
 
 std::string StoreBootstrap::describe() const { return "store " + store_.describe(); }

@@ -28,6 +28,8 @@ class Bootstrap {
   // Tells the other ranks that this one failed, so their waits end naming it. Best effort,
   // never throws.
   virtual void abort(const std::string& message) noexcept = 0;
+  // The first failure another rank announced with abort(), if any. Never throws.
+  virtual std::string abortNotice() noexcept { return {}; }
   // "store tcp://127.0.0.1:4000 (run r42)" or "MPI_COMM_WORLD".
   virtual std::string describe() const = 0;
 };
@@ -43,6 +45,7 @@ class StoreBootstrap : public Bootstrap {
   std::vector<Bytes> gather(const std::string& name, const Bytes& mine, Deadline deadline) override;
   void barrier(const std::string& name, Deadline deadline) override;
   void abort(const std::string& message) noexcept override;
+  std::string abortNotice() noexcept override;
   std::string describe() const override;
 
  private:

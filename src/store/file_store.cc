@@ -69,10 +69,11 @@ void backOff(std::chrono::nanoseconds& delay, Deadline deadline) {
   delay = std::min<std::chrono::nanoseconds>(delay * 2, kMaxBackoff);
 }
 
-// Temp names must not collide between hosts sharing the directory, so pid alone is not enough.
+// Temp names must not collide between hosts sharing the directory, so pid alone is not enough;
+// and a forked child inherits the generator's state, so the random part alone is not either.
 std::string uniqueSuffix() {
-  thread_local std::mt19937_64 rng(std::random_device{}() ^ static_cast<std::uint64_t>(::getpid()));
-  return fmt::format("{:016x}", rng());
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  return fmt::format("{}-{:016x}", ::getpid(), rng());
 }
 
 }  // namespace

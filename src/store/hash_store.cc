@@ -63,25 +63,19 @@ void HashStore::set(const std::string& key, const Bytes& value) {
 }
 
 Bytes HashStore::get(const std::string& key, Deadline deadline) {
-  wait({key}, deadline);
-  std::lock_guard lock(mu_);
-  auto it = data_.find(key);
-  // Removed between the wait and now: report it like an expired wait rather than invent a value.
-  if (it == data_.end()) detail::throwWaitExpired(describe(), {key}, std::chrono::nanoseconds(0));
-  return it->second;
+  const auto start = Clock::now();
+  std::unique_lock lock(mu_);
+  if (!changed_.wait_until(lock, deadline.at(), [&] { return data_.contains(key); })) {
+    detail::throwWaitExpired(describe(), {key}, Clock::now() - start);
+  }
+  return data_.at(key);
 }
 
 void HashStore::wait(const std::vector<std::string>& keys, Deadline deadline) {
   const auto start = Clock::now();
   std::unique_lock lock(mu_);
-  while (true) {
-    auto missing = missingLocked(keys);
-    if (missing.empty()) return;
-    if (changed_.wait_until(lock, deadline.at()) == std::cv_status::timeout) {
-      missing = missingLocked(keys);
-      if (missing.empty()) return;
-      detail::throwWaitExpired(describe(), missing, Clock::now() - start);
-    }
+  if (!changed_.wait_until(lock, deadline.at(), [&] { return missingLocked(keys).empty(); })) {
+    detail::throwWaitExpired(describe(), missingLocked(keys), Clock::now() - start);
   }
 }
 

@@ -18,6 +18,7 @@
 #include <optional>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include "lib/error.h"
@@ -261,6 +262,9 @@ struct TcpStoreServer::Impl {
   void flush(Conn& c);
   void keyAppeared(const std::string& key);
   void finishWait(std::uint64_t waiter_id, bool timed_out);
+  // Forgets a waiter, including its watch entries: clients that time out waiting for a key that
+  // never comes (an abort key) would otherwise grow `watchers` without bound.
+  void dropWaiter(std::uint64_t waiter_id);
   std::vector<std::string> missingOf(const std::vector<std::string>& keys) const;
 
   std::string host;
@@ -270,7 +274,7 @@ struct TcpStoreServer::Impl {
   std::unordered_map<std::uint64_t, Conn> conns;
   std::uint64_t next_id = 1;
   std::unordered_map<std::uint64_t, Waiter> waiters;
-  std::unordered_map<std::string, std::vector<std::uint64_t>> watchers;  // key -> waiter ids
+  std::unordered_map<std::string, std::unordered_set<std::uint64_t>> watchers;  // key -> waiters
   std::unordered_map<std::string, Bytes> data;
   std::vector<std::uint64_t> runnable;  // connections whose WAIT was answered: read on
   Clock::time_point accept_paused_until{};
@@ -412,7 +416,7 @@ void TcpStoreServer::Impl::run() {
       }
       for (auto it = conns.begin(); it != conns.end();) {
         if (it->second.closed) {
-          waiters.erase(it->second.waiter);
+          dropWaiter(it->second.waiter);
           it = conns.erase(it);
         } else {
           ++it;
@@ -567,7 +571,7 @@ void TcpStoreServer::Impl::handle(std::uint64_t id, Conn& c, std::uint8_t op, Re
       // Each distinct key is watched once, so that `missing` counts down exactly.
       std::sort(missing.begin(), missing.end());
       missing.erase(std::unique(missing.begin(), missing.end()), missing.end());
-      for (const auto& key : missing) watchers[key].push_back(wid);
+      for (const auto& key : missing) watchers[key].insert(wid);
       waiters.emplace(wid, Waiter{id, std::move(keys), missing.size(),
                                   Clock::now() + std::chrono::milliseconds(timeout_ms)});
       c.waiter = wid;
@@ -599,12 +603,12 @@ void TcpStoreServer::Impl::finishWait(std::uint64_t wid, bool timed_out) {
     // A key was removed after it appeared: watch the ones missing now.
     std::sort(missing.begin(), missing.end());
     missing.erase(std::unique(missing.begin(), missing.end()), missing.end());
-    for (const auto& key : missing) watchers[key].push_back(wid);
+    for (const auto& key : missing) watchers[key].insert(wid);
     w.missing = missing.size();
     return;
   }
   auto conn = conns.find(w.conn);
-  waiters.erase(it);
+  dropWaiter(wid);
   if (conn == conns.end()) return;
   Writer out;
   out.strings(missing);
@@ -612,6 +616,18 @@ void TcpStoreServer::Impl::finishWait(std::uint64_t wid, bool timed_out) {
   reply(conn->second, kOk, out.take());
   flush(conn->second);
   runnable.push_back(conn->first);
+}
+
+void TcpStoreServer::Impl::dropWaiter(std::uint64_t wid) {
+  auto it = waiters.find(wid);
+  if (it == waiters.end()) return;
+  for (const auto& key : it->second.keys) {
+    auto watch = watchers.find(key);
+    if (watch == watchers.end()) continue;
+    watch->second.erase(wid);
+    if (watch->second.empty()) watchers.erase(watch);
+  }
+  waiters.erase(it);
 }
 
 std::vector<std::string> TcpStoreServer::Impl::missingOf(
@@ -863,7 +879,11 @@ std::vector<std::string> TcpStoreClient::waitMissing(const std::vector<std::stri
   w.u32(static_cast<std::uint32_t>(
       std::min<std::int64_t>(ms, std::numeric_limits<std::uint32_t>::max())));
   w.strings(keys);
-  auto reply = request(kWait, w.take(), Deadline(deadline.at() + kWaitReplyGrace));
+  // Guarded: a caller may pass a deadline at the end of time to mean "no timeout".
+  auto reply_at = deadline.at() < Clock::time_point::max() - kWaitReplyGrace
+                      ? deadline.at() + kWaitReplyGrace
+                      : Clock::time_point::max();
+  auto reply = request(kWait, w.take(), Deadline(reply_at));
   try {
     return parseReply(reply.payload, [](Reader& r) { return r.strings(); });
   } catch (const MalformedPayload&) {

@@ -201,6 +201,17 @@ TEST_F(TcpStoreTest, DeadlineExpiryNamesTheMissingKeys) {
   EXPECT_THROW(c->get("never", Deadline::after(10ms)), Error);
 }
 
+TEST_F(TcpStoreTest, OneWaiterTimingOutLeavesTheOtherWaiting) {
+  auto quick = client();
+  auto patient = client();
+  auto setter = client();
+  std::thread t([&] { patient->wait({"shared"}, Deadline::after(10s)); });
+  EXPECT_THROW(quick->wait({"shared"}, Deadline::after(50ms)), Error);
+  setter->set("shared", {});
+  t.join();
+  quick->wait({"shared"}, Deadline::after(1s));
+}
+
 TEST_F(TcpStoreTest, ManyClientProcessesSetAddAndWait) {
   constexpr int kProcs = 16;
   constexpr int kAdds = 10;
