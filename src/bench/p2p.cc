@@ -85,8 +85,8 @@ Measurement latency(transport::Context& ctx, const BenchConfig& config, const Pa
   };
   double warm_s = 0;
   for (std::uint64_t i = 0; i < warmup; ++i) warm_s += pingPong(i, false);
-  iterations = agreeIterations(ctx, partner, calibrate(config, iterations, warm_s, warmup),
-                               config.timeout);
+  iterations =
+      agreeIterations(ctx, partner, calibrate(config, iterations, warm_s, warmup), config.timeout);
   m.iterations = iterations;
   m.samples_us.reserve(iterations);
   for (std::uint64_t i = 0; i < iterations; ++i) m.seconds += pingPong(warmup + i, true);
@@ -141,8 +141,8 @@ Measurement windowed(transport::Context& ctx, const BenchConfig& config, const P
   };
   double warm_s = 0;
   for (std::uint64_t i = 0; i < warmup; ++i) warm_s += round(i);
-  iterations = agreeIterations(ctx, partner, calibrate(config, iterations, warm_s, warmup),
-                               config.timeout);
+  iterations =
+      agreeIterations(ctx, partner, calibrate(config, iterations, warm_s, warmup), config.timeout);
   m.iterations = iterations;
   m.samples_us.reserve(iterations);
   for (std::uint64_t i = 0; i < iterations; ++i) {
@@ -189,7 +189,8 @@ std::uint64_t defaultIterations(const BenchConfig& config, const std::string& be
     // 1000 round trips, but no more than 256 MiB each way: 64 at 4 MiB.
     return std::clamp<std::uint64_t>((256ull << 20) / std::max<std::uint64_t>(size, 1), 20, 1000);
   }
-  std::uint64_t per_round = std::max<std::uint64_t>(size, 1) * static_cast<std::uint64_t>(config.window);
+  std::uint64_t per_round =
+      std::max<std::uint64_t>(size, 1) * static_cast<std::uint64_t>(config.window);
   return std::clamp<std::uint64_t>((1ull << 30) / per_round, 10, 100);
 }
 

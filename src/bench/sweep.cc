@@ -51,8 +51,8 @@ void runSweep(const BenchConfig& config, store::Bootstrap& bootstrap, Report& re
     throwUsage(fmt::format("point-to-point benchmarks need at least 2 ranks, this run has {}",
                            bootstrap.size()),
                "start 2 or more ranks (--np 2 in local mode)");
-  const int steps = static_cast<int>(config.transports.size() * config.benchmarks.size() *
-                                     config.sizes.size());
+  const int steps =
+      static_cast<int>(config.transports.size() * config.benchmarks.size() * config.sizes.size());
   int step = 0;
   for (const auto& name : config.transports) {
     auto timeout = Deadline::afterSeconds(config.timeout);

@@ -154,9 +154,9 @@ class Progress {
 };
 
 // One rank's run, once rank, size and the bootstrap are known.
-int runRank(const bench::BenchConfig& config, const RunFlags& flags,
-            store::Bootstrap& bootstrap, const std::string& launcher, const std::string& store_uri,
-            const std::string& run_id, const std::vector<std::string>& argv) {
+int runRank(const bench::BenchConfig& config, const RunFlags& flags, store::Bootstrap& bootstrap,
+            const std::string& launcher, const std::string& store_uri, const std::string& run_id,
+            const std::vector<std::string>& argv) {
   const int rank = bootstrap.rank();
   Report report;
   report.tool_version = build::kVersion;
@@ -294,13 +294,11 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
         throwUsage("the mpi transport needs an MPI launcher",
                    "run under mpirun -np N ... --bootstrap mpi, or drop mpi from --transport");
       std::vector<std::string> args(argv.begin() + 1, argv.end());
-      return runLocal(flags->np, args, flags->addr.empty() && flags->iface.empty(),
-                      config.timeout);
+      return runLocal(flags->np, args, flags->addr.empty() && flags->iface.empty(), config.timeout);
     }
 
-    bool use_mpi_bootstrap =
-        flags->bootstrap == "mpi" ||
-        (flags->bootstrap == "auto" && !manual && flags->store.empty());
+    bool use_mpi_bootstrap = flags->bootstrap == "mpi" ||
+                             (flags->bootstrap == "auto" && !manual && flags->store.empty());
 #ifdef RDZV_HAVE_MPI
     std::unique_ptr<store::MpiSession> mpi;
     if (use_mpi_bootstrap || want_mpi) mpi = std::make_unique<store::MpiSession>();

@@ -6,9 +6,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <thread>
 
 #include <fmt/format.h>
@@ -46,9 +46,9 @@ int runLocal(int np, const std::vector<std::string>& args, bool add_addr, double
   for (int rank = 0; rank < np; ++rank) {
     std::vector<std::string> child{"/proc/self/exe"};
     child.insert(child.end(), args.begin(), args.end());
-    child.insert(child.end(), {"--rank", std::to_string(rank), "--size", std::to_string(np), "--store",
-                               fmt::format("tcp://127.0.0.1:{}", server.port()), "--run-id",
-                               run_id});
+    child.insert(child.end(),
+                 {"--rank", std::to_string(rank), "--size", std::to_string(np), "--store",
+                  fmt::format("tcp://127.0.0.1:{}", server.port()), "--run-id", run_id});
     if (add_addr) child.insert(child.end(), {"--addr", "127.0.0.1"});
     pid_t pid = fork();
     if (pid < 0) throwSystem("fork", errno);
@@ -74,8 +74,10 @@ int runLocal(int np, const std::vector<std::string>& args, bool add_addr, double
     pid_t pid = waitpid(-1, &status, WNOHANG);
     if (pid <= 0) {
       if (lingering && linger.expired()) {
-        fmt::print(stderr, "rdzvbench: {} rank(s) still running {:.0f} s after a failure; "
-                           "stopping them\n", remaining, timeout);
+        fmt::print(stderr,
+                   "rdzvbench: {} rank(s) still running {:.0f} s after a failure; "
+                   "stopping them\n",
+                   remaining, timeout);
         stopAll(pids, done);
         lingering = false;
       }

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
 #include "lib/error.h"
@@ -14,9 +14,10 @@
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv, argv + argc);
-  CLI::App app{"rdzvbench: latency and bandwidth sweeps over TCP, libfabric, ibverbs and MPI, "
-               "with eager/rendezvous protocol studies and JSON reports.",
-               "rdzvbench"};
+  CLI::App app{
+      "rdzvbench: latency and bandwidth sweeps over TCP, libfabric, ibverbs and MPI, "
+      "with eager/rendezvous protocol studies and JSON reports.",
+      "rdzvbench"};
   app.set_version_flag("--version", fmt::format("rdzvbench {} ({})", rdzv::build::kVersion,
                                                 rdzv::build::kGitRevision));
   app.require_subcommand(1);

@@ -35,7 +35,7 @@ struct Series {
   std::map<std::string, std::string> params;  // window, protocol parameters, ...
   std::map<std::string, std::string> env;     // environment axis values of this series
   std::vector<Row> rows;
-  bool complete = true;                       // false when the run failed inside it
+  bool complete = true;                               // false when the run failed inside it
   nlohmann::json details = nlohmann::json::object();  // transport details and counters
 };
 
@@ -56,13 +56,13 @@ struct Report {
   std::string bootstrap;  // "store" or "mpi"
   std::string store;      // store URI, empty with the mpi bootstrap
   std::string run_id;
-  int size = 0;           // number of ranks
+  int size = 0;  // number of ranks
   std::vector<RankInfo> ranks;
-  HostInfo host;          // rank 0's host
+  HostInfo host;                                   // rank 0's host
   std::map<std::string, std::string> environment;  // captureEnvironment() of rank 0
   std::vector<Series> series;
   bool complete = true;
-  std::string error;      // why the run is incomplete; empty when complete
+  std::string error;  // why the run is incomplete; empty when complete
 };
 
 void to_json(nlohmann::json& j, const Row& r);

@@ -40,8 +40,8 @@ Context::Context(std::unique_ptr<Device> device, store::Bootstrap& bootstrap)
 void Context::connectFullMesh(const std::string& tag, Deadline deadline) {
   char host[HOST_NAME_MAX + 1] = {};
   gethostname(host, sizeof host - 1);
-  auto all = bootstrap_.allgather(tag + "/rank", encodeEndpoint(host, device_->address()),
-                                  deadline);
+  auto all =
+      bootstrap_.allgather(tag + "/rank", encodeEndpoint(host, device_->address()), deadline);
   std::vector<Bytes> addresses(all.size());
   hosts_.assign(all.size(), {});
   for (std::size_t r = 0; r < all.size(); ++r) decodeEndpoint(all[r], hosts_[r], addresses[r]);

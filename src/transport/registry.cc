@@ -15,8 +15,8 @@ namespace rdzv::transport {
 std::vector<TransportInfo> listTransports() {
   return {
       {"tcp", true, ""},
-      {"mpi", build::kHaveMpi, build::kHaveMpi ? "needs an MPI launcher and --bootstrap mpi"
-                                               : build::kWhyNoMpi},
+      {"mpi", build::kHaveMpi,
+       build::kHaveMpi ? "needs an MPI launcher and --bootstrap mpi" : build::kWhyNoMpi},
       {"ofi", false,
        build::kHaveLibfabric ? "libfabric found, but the ofi transport is not implemented yet"
                              : build::kWhyNoLibfabric},

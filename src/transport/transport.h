@@ -28,7 +28,7 @@ struct TransportOptions {
   std::string addr;   // address to listen on and publish; empty: resolve the host name
   std::string iface;  // interface whose address to use (instead of addr)
   ProgressMode progress = ProgressMode::Poll;
-  std::string run_id;    // peers of another run are refused at connection time
+  std::string run_id;     // peers of another run are refused at connection time
   int socket_buffer = 0;  // SO_SNDBUF/SO_RCVBUF bytes; 0 leaves the kernel's autotuning
 };
 

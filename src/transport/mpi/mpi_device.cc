@@ -41,8 +41,8 @@ void MpiDevice::connect(int rank, const std::vector<Bytes>& addresses,
   MPI_Comm_rank(MPI_COMM_WORLD, &mpi_rank);
   MPI_Comm_size(MPI_COMM_WORLD, &mpi_size);
   if (mpi_rank != rank || mpi_size != static_cast<int>(addresses.size()))
-    throwUsage(fmt::format("rdzvbench rank {} of {} is MPI rank {} of {}", rank,
-                           addresses.size(), mpi_rank, mpi_size),
+    throwUsage(fmt::format("rdzvbench rank {} of {} is MPI rank {} of {}", rank, addresses.size(),
+                           mpi_rank, mpi_size),
                "the mpi transport needs rdzvbench's ranks to be MPI_COMM_WORLD's; use --bootstrap "
                "mpi");
   long local = std::count(hosts.begin(), hosts.end(), hosts[rank]);

@@ -16,8 +16,8 @@ class MpiDevice : public Device {
   explicit MpiDevice(const TransportOptions& options);
   std::string name() const override { return "mpi"; }
   Bytes address() const override { return {}; }
-  void connect(int rank, const std::vector<Bytes>& addresses,
-               const std::vector<std::string>& hosts, Deadline deadline) override;
+  void connect(int rank, const std::vector<Bytes>& addresses, const std::vector<std::string>& hosts,
+               Deadline deadline) override;
   std::unique_ptr<Buffer> createBuffer(void* ptr, std::size_t size) override;
   nlohmann::json details() const override;
   bool yieldWhenIdle() const { return yield_; }

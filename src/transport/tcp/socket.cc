@@ -37,8 +37,7 @@ void SockAddr::setPort(int port) {
   if (family() == AF_INET)
     reinterpret_cast<sockaddr_in*>(&storage)->sin_port = htons(static_cast<std::uint16_t>(port));
   else
-    reinterpret_cast<sockaddr_in6*>(&storage)->sin6_port =
-        htons(static_cast<std::uint16_t>(port));
+    reinterpret_cast<sockaddr_in6*>(&storage)->sin6_port = htons(static_cast<std::uint16_t>(port));
 }
 
 std::string SockAddr::ip() const {

@@ -105,10 +105,10 @@ void TcpDevice::acceptPeers(int count, int rank, int size, Deadline deadline) {
       std::vector<int> missing;
       for (int r = rank + 1; r < size; ++r)
         if (!peers_[r].fd) missing.push_back(r);
-      throwRuntime(fmt::format("timed out waiting for rank{} {} to connect to {}",
-                               missing.size() > 1 ? "s" : "", fmt::join(missing, ", "),
-                               listen_addr_.text()),
-                   "those ranks cannot reach this address; check --addr/--iface and firewalls");
+      throwRuntime(
+          fmt::format("timed out waiting for rank{} {} to connect to {}",
+                      missing.size() > 1 ? "s" : "", fmt::join(missing, ", "), listen_addr_.text()),
+          "those ranks cannot reach this address; check --addr/--iface and firewalls");
     }
     int peer_rank = -1;
     exchangeHello(fd.get(), rank, size, false, -1, deadline, peer_rank);
@@ -121,8 +121,12 @@ void TcpDevice::acceptPeers(int count, int rank, int size, Deadline deadline) {
 
 void TcpDevice::exchangeHello(int fd, int rank, int size, bool initiator, int expected_peer,
                               Deadline deadline, int& peer_rank) {
-  Hello mine{kWireMagic, wireVersion(), 0, static_cast<std::uint32_t>(rank),
-             static_cast<std::uint32_t>(size), fnv1a(options_.run_id)};
+  Hello mine{kWireMagic,
+             wireVersion(),
+             0,
+             static_cast<std::uint32_t>(rank),
+             static_cast<std::uint32_t>(size),
+             fnv1a(options_.run_id)};
   Hello theirs{};
   std::string what = initiator ? fmt::format("in the handshake with rank {}", expected_peer)
                                : std::string("in the handshake with a connecting peer");
@@ -146,8 +150,7 @@ void TcpDevice::exchangeHello(int fd, int rank, int size, bool initiator, int ex
                              theirs.size, size),
                  "give every rank the same --size");
   if (initiator && peer_rank != expected_peer)
-    throwRuntime(fmt::format("connected to rank {} but expected rank {}", peer_rank,
-                             expected_peer),
+    throwRuntime(fmt::format("connected to rank {} but expected rank {}", peer_rank, expected_peer),
                  "ranks published conflicting addresses; give each run its own --run-id");
 }
 
@@ -179,11 +182,11 @@ nlohmann::json TcpDevice::details() const {
           {"unexpected_bytes_copied", unexpected_bytes_copied_}};
 }
 
-void TcpDevice::postSend(TcpBuffer& buffer, int peer, const std::uint8_t* data,
-                         std::size_t length, std::uint64_t tag) {
+void TcpDevice::postSend(TcpBuffer& buffer, int peer, const std::uint8_t* data, std::size_t length,
+                         std::uint64_t tag) {
   if (peer < 0 || peer >= static_cast<int>(peers_.size()) || peer == self_)
-    throwRuntime(fmt::format("send to invalid peer {} (this is rank {} of {})", peer, self_,
-                             peers_.size()));
+    throwRuntime(
+        fmt::format("send to invalid peer {} (this is rank {} of {})", peer, self_, peers_.size()));
   Peer& p = peers_[peer];
   ++buffer.sends_pending_;
   ++messages_sent_;
@@ -388,7 +391,8 @@ void TcpDevice::progress(Deadline deadline, const char* what) {
   ++spins_;
   bool poll_all = options_.progress == ProgressMode::Epoll || !active || (spins_ & 63) == 0;
   if (poll_all) {
-    int timeout = (options_.progress == ProgressMode::Epoll && !any) ? deadline.remainingMs(100) : 0;
+    int timeout =
+        (options_.progress == ProgressMode::Epoll && !any) ? deadline.remainingMs(100) : 0;
     epoll_event events[64];
     int n = epoll_wait(epoll_fd_.get(), events, 64, timeout);
     if (n < 0 && errno != EINTR) throwSystem("epoll_wait", errno);
@@ -401,8 +405,9 @@ void TcpDevice::progress(Deadline deadline, const char* what) {
   if (any) return;
   if ((spins_ & 255) == 0 || options_.progress == ProgressMode::Epoll) {
     if (deadline.expired())
-      throwRuntime(fmt::format("timed out waiting for {} ({})", what, pendingDescription()),
-                   "a peer is stuck or far slower than expected; raise --timeout if it is only slow");
+      throwRuntime(
+          fmt::format("timed out waiting for {} ({})", what, pendingDescription()),
+          "a peer is stuck or far slower than expected; raise --timeout if it is only slow");
   }
   if (yield_) sched_yield();
 }
@@ -414,9 +419,11 @@ std::string TcpDevice::pendingDescription() const {
     if (!p.sends.empty()) send_to.push_back(p.rank);
   }
   std::string out;
-  if (!recv_from.empty()) out += fmt::format("receives pending from rank {}", fmt::join(recv_from, ", "));
+  if (!recv_from.empty())
+    out += fmt::format("receives pending from rank {}", fmt::join(recv_from, ", "));
   if (!send_to.empty())
-    out += fmt::format("{}sends pending to rank {}", out.empty() ? "" : "; ", fmt::join(send_to, ", "));
+    out += fmt::format("{}sends pending to rank {}", out.empty() ? "" : "; ",
+                       fmt::join(send_to, ", "));
   return out.empty() ? "nothing pending" : out;
 }
 

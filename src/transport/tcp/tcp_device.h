@@ -24,8 +24,8 @@ class TcpDevice : public Device {
 
   std::string name() const override { return "tcp"; }
   Bytes address() const override;
-  void connect(int rank, const std::vector<Bytes>& addresses,
-               const std::vector<std::string>& hosts, Deadline deadline) override;
+  void connect(int rank, const std::vector<Bytes>& addresses, const std::vector<std::string>& hosts,
+               Deadline deadline) override;
   std::unique_ptr<Buffer> createBuffer(void* ptr, std::size_t size) override;
   nlohmann::json details() const override;
 
