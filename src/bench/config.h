@@ -21,13 +21,21 @@ struct BenchConfig {
   bool pairs = false;            // with more than 2 ranks: rank i measures with i + n/2
   double timeout = 60;           // seconds any single wait may take
   transport::TransportOptions transport;
+  // Collectives: --algorithm list ("all": every built-in one), element type and operator of
+  // reductions, broadcast root, and the test-only rank that corrupts its first result.
+  std::vector<std::string> algorithms{"all"};
+  transport::DataType dtype = transport::DataType::Float32;
+  transport::ReduceOp op = transport::ReduceOp::Sum;
+  int root = 0;
+  int inject_corruption = -1;
   // Protocol engine parameter sets: one series per set on transports that run the engine.
   std::vector<transport::engine::ProtocolParams> protocols{transport::engine::ProtocolParams{}};
 };
 
 // The point-to-point benchmarks rdzvbench knows.
 const std::vector<std::string>& pointToPointBenchmarks();
-// Usage error for an unknown benchmark name, listing the known ones.
+// Usage error for an unknown benchmark name (point-to-point or collective), listing the known
+// ones.
 void requireBenchmark(const std::string& name);
 
 }  // namespace rdzv::bench

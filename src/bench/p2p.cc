@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "bench/collectives/collectives.h"
 #include "bench/pattern.h"
 #include "lib/aligned_buffer.h"
 #include "lib/error.h"
@@ -164,10 +165,12 @@ const std::vector<std::string>& pointToPointBenchmarks() {
 }
 
 void requireBenchmark(const std::string& name) {
-  const auto& known = pointToPointBenchmarks();
-  if (std::find(known.begin(), known.end(), name) == known.end())
-    throwUsage(fmt::format("unknown benchmark \"{}\"", name),
-               fmt::format("choose from: {}", fmt::join(known, ", ")));
+  auto known = pointToPointBenchmarks();
+  if (std::find(known.begin(), known.end(), name) != known.end() || isCollective(name)) return;
+  const auto& collectives = collectiveBenchmarks();
+  known.insert(known.end(), collectives.begin(), collectives.end());
+  throwUsage(fmt::format("unknown benchmark \"{}\"", name),
+             fmt::format("choose from: {}", fmt::join(known, ", ")));
 }
 
 std::optional<Partner> partnerOf(int rank, int size, bool pairs) {

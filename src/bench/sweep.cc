@@ -1,7 +1,10 @@
 #include "bench/sweep.h"
 
+#include <utility>
+
 #include <fmt/format.h>
 
+#include "bench/collectives/collectives.h"
 #include "lib/error.h"
 #include "lib/size.h"
 #include "transport/context.h"
@@ -71,15 +74,34 @@ nlohmann::json sumCounters(const std::vector<store::Bytes>& gathered) {
 }
 
 Series makeSeries(const BenchConfig& config, const std::string& transport,
-                  const std::string& benchmark) {
+                  const std::string& benchmark, const std::string& algorithm) {
   Series s;
   s.transport = transport;
   s.benchmark = benchmark;
-  if (benchmark != "latency") s.params["window"] = std::to_string(config.window);
-  s.params["pairs"] = config.pairs ? "all" : "0-1";
+  s.algorithm = algorithm;
+  if (isCollective(benchmark)) {
+    if (benchmark != "barrier") s.params["dtype"] = transport::toString(config.dtype);
+    if (benchmark == "allreduce" || benchmark == "reduce_scatter")
+      s.params["op"] = transport::toString(config.op);
+    if (benchmark == "broadcast") s.params["root"] = std::to_string(config.root);
+  } else {
+    if (benchmark != "latency") s.params["window"] = std::to_string(config.window);
+    s.params["pairs"] = config.pairs ? "all" : "0-1";
+  }
   if (config.check) s.params["check"] = "on";
   s.complete = false;
   return s;
+}
+
+// The (benchmark, algorithm) of each series a transport runs, in --benchmark order; the
+// algorithm is empty for point-to-point benchmarks.
+std::vector<std::pair<std::string, std::string>> seriesKinds(const BenchConfig& config,
+                                                             bool native_collectives) {
+  std::vector<std::pair<std::string, std::string>> kinds;
+  for (const auto& benchmark : config.benchmarks)
+    for (const auto& algorithm : algorithmsFor(benchmark, config.algorithms, native_collectives))
+      kinds.emplace_back(benchmark, algorithm);
+  return kinds;
 }
 
 }  // namespace
@@ -94,9 +116,9 @@ void runSweep(const BenchConfig& config, store::Bootstrap& bootstrap, Report& re
   int steps = 0;
   for (const auto& name : config.transports) {
     // Only the engine's transports sweep protocol parameters; the others run once.
-    bool engine = transport::transportInfo(name).engine;
-    steps += static_cast<int>(config.benchmarks.size() * config.sizes.size() *
-                              (engine ? config.protocols.size() : 1));
+    auto info = transport::transportInfo(name);
+    steps += static_cast<int>(seriesKinds(config, info.native_collectives).size() *
+                              config.sizes.size() * (info.engine ? config.protocols.size() : 1));
   }
   int step = 0;
   int series_index = 0;
@@ -106,7 +128,9 @@ void runSweep(const BenchConfig& config, store::Bootstrap& bootstrap, Report& re
     context.connectFullMesh("mesh/" + name, timeout);
     auto& device = context.device();
     std::size_t protocol_sets = device.hasEngine() ? config.protocols.size() : 1;
-    for (const auto& benchmark : config.benchmarks) {
+    const bool native = transport::transportInfo(name).native_collectives;
+    for (const auto& [benchmark, algorithm] : seriesKinds(config, native)) {
+      const bool collective = isCollective(benchmark);
       for (std::size_t pi = 0; pi < protocol_sets; ++pi) {
         const auto tag = fmt::format("s{}", series_index++);
         if (device.hasEngine()) {
@@ -116,7 +140,7 @@ void runSweep(const BenchConfig& config, store::Bootstrap& bootstrap, Report& re
         }
         auto before = device.engineCounters();
         if (rank == 0) {
-          auto series = makeSeries(config, name, benchmark);
+          auto series = makeSeries(config, name, benchmark, algorithm);
           if (device.hasEngine()) {
             for (auto& [k, v] : transport::engine::describe(config.protocols[pi]))
               series.params[k] = v;
@@ -125,12 +149,23 @@ void runSweep(const BenchConfig& config, store::Bootstrap& bootstrap, Report& re
           }
           report.series.push_back(std::move(series));
         }
+        std::uint64_t measured_bytes = ~std::uint64_t{0};
         for (auto size : config.sizes) {
           ++step;
+          if (collective) {
+            // Sizes round to whole elements and blocks (barrier has none): measure each
+            // resulting size once.
+            auto bytes = collectiveShape(benchmark, size, context.size(), config.dtype).bytes;
+            if (bytes == measured_bytes) continue;
+            measured_bytes = bytes;
+          }
           if (events.progress)
-            events.progress(step, steps,
-                            fmt::format("{} {} {}", name, benchmark, formatSize(size)));
-          auto measured = runPointToPoint(context, config, benchmark, size);
+            events.progress(
+                step, steps,
+                fmt::format("{} {}{} {}", name, benchmark, algorithm.empty() ? "" : " " + algorithm,
+                            formatSize(size)));
+          auto measured = collective ? runCollective(context, config, benchmark, algorithm, size)
+                                     : runPointToPoint(context, config, benchmark, size);
           auto gathered = bootstrap.gather(fmt::format("{}/result/{}", tag, size),
                                            store::toBytes(nlohmann::json(measured).dump()),
                                            Deadline::afterSeconds(config.timeout));
@@ -139,7 +174,8 @@ void runSweep(const BenchConfig& config, store::Bootstrap& bootstrap, Report& re
           for (const auto& bytes : gathered)
             all.push_back(nlohmann::json::parse(store::toString(bytes)).get<Measurement>());
           auto& series = report.series.back();
-          series.rows.push_back(aggregate(size, all));
+          series.rows.push_back(collective ? aggregateCollective(benchmark, all)
+                                           : aggregate(size, all));
           if (events.row) events.row(series, series.rows.back());
         }
         auto counters = bootstrap.gather(

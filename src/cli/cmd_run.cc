@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "bench/collectives/collectives.h"
 #include "bench/sweep.h"
 #include "cli/commands.h"
 #include "cli/local_mode.h"
@@ -57,6 +58,12 @@ struct RunFlags {
   std::string output;
   bool quiet = false;
   std::string config;
+  // Collectives.
+  std::string algorithms = "all";
+  std::string dtype = "float32";
+  std::string op = "sum";
+  int root = 0;
+  int inject_corruption = -1;  // test only (hidden): this rank spoils its first result
   // Protocol engine axes: each a comma list; the run sweeps their product.
   std::string inject_size = "192";
   std::string rdzv_threshold = "16384";
@@ -137,6 +144,17 @@ bench::BenchConfig validate(const RunFlags& f) {
   for (const auto& t : c.transports) transport::requireTransport(t);
   c.benchmarks = splitList(f.benchmarks, "--benchmark");
   for (const auto& b : c.benchmarks) bench::requireBenchmark(b);
+  c.algorithms = splitList(f.algorithms, "--algorithm");
+  bool builtin_transport = false;  // collectives run built-in algorithms on it
+  for (const auto& t : c.transports)
+    builtin_transport |= !transport::transportInfo(t).native_collectives;
+  bench::requireAlgorithms(c.benchmarks, c.algorithms, builtin_transport);
+  c.dtype = transport::parseDataType(f.dtype);
+  c.op = transport::parseReduceOp(f.op);
+  if (f.root < 0 || (f.size >= 0 && f.root >= f.size))
+    throwUsage(fmt::format("invalid --root {}", f.root), "use a rank of 0 .. size-1");
+  c.root = f.root;
+  c.inject_corruption = f.inject_corruption;
   c.sizes = parseSizeList(f.sizes);
   c.iterations = f.iterations;
   c.warmup = f.warmup;
@@ -283,8 +301,24 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
   run->add_option("-t,--transport", flags->transports,
                   "Transports, comma-separated: tcp, mpi (see `rdzvbench info`)")
       ->capture_default_str();
-  run->add_option("-b,--benchmark", flags->benchmarks, "Benchmarks: latency, bw, bibw")
+  run->add_option("-b,--benchmark", flags->benchmarks,
+                  "Benchmarks: latency, bw, bibw; allreduce, broadcast, allgather, "
+                  "reduce_scatter, alltoall, barrier")
       ->capture_default_str();
+  run->add_option("-a,--algorithm", flags->algorithms,
+                  "Collective algorithms, or all: allreduce ring, ring_chunked, "
+                  "halving_doubling, bcube; broadcast binomial, ring_chunked; allgather and "
+                  "reduce_scatter ring, bcube; alltoall pairwise; barrier dissemination. The mpi "
+                  "transport runs the MPI library's own call (native)")
+      ->capture_default_str();
+  run->add_option("--dtype", flags->dtype,
+                  "Collectives' element type: float32, float64, int32, int64")
+      ->capture_default_str();
+  run->add_option("--op", flags->op, "Reduction operator: sum, min, max")->capture_default_str();
+  run->add_option("--root", flags->root, "Root rank of broadcast")->capture_default_str();
+  // Test hook, hidden from --help: with --check, this rank spoils one element of its first
+  // collective result, which --check must then report (exit 1).
+  run->add_option("--inject-corruption", flags->inject_corruption)->group("");
   run->add_option("-s,--sizes", flags->sizes,
                   "Message sizes: 8,64,1K lists, 1:4M (powers of two), 1:4M:x4, 1K:8K:+1K")
       ->capture_default_str();
@@ -378,6 +412,9 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
       if (want_mpi)
         throwUsage("the mpi transport needs an MPI launcher",
                    "run under mpirun -np N ... --bootstrap mpi, or drop mpi from --transport");
+      if (flags->root >= flags->np)
+        throwUsage(fmt::format("invalid --root {} for --np {}", flags->root, flags->np),
+                   "use a rank of 0 .. np-1");
       std::vector<std::string> args(argv.begin() + 1, argv.end());
       return runLocal(flags->np, args, flags->addr.empty() && flags->iface.empty(), config.timeout);
     }

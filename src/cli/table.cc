@@ -10,13 +10,32 @@ void printSeriesHeader(std::FILE* out, const Series& series) {
   std::string params;
   for (const auto& [k, v] : series.params) params += fmt::format(" {}={}", k, v);
   for (const auto& [k, v] : series.env) params += fmt::format(" {}={}", k, v);
-  fmt::print(out, "\n# {} {}{}\n", series.transport, series.benchmark, params);
+  fmt::print(out, "\n# {} {}{}{}\n", series.transport, series.benchmark,
+             series.algorithm.empty() ? "" : " " + series.algorithm, params);
+  if (!series.algorithm.empty()) {
+    // Collectives: time per call (each rank's mean; least, mean, greatest across ranks).
+    fmt::print(out, "{:>10} {:>7} {:>10} {:>10} {:>10} {:>11} {:>11} {:>5}\n", "size", "iters",
+               "min(us)", "mean(us)", "max(us)", "algbw(GB/s)", "busbw(GB/s)", "ranks");
+    std::fflush(out);
+    return;
+  }
   fmt::print(out, "{:>10} {:>7} {:>10} {:>10} {:>10} {:>10} {:>11} {:>5}\n", "size", "iters",
              "min(us)", "p50(us)", "p99(us)", "max(us)", "MB/s", "pairs");
   std::fflush(out);
 }
 
 void printRow(std::FILE* out, const Row& row) {
+  if (row.rank_time_us) {
+    const auto& t = *row.rank_time_us;
+    auto gbps = [](const std::optional<double>& v) {
+      return v ? fmt::format("{:.3f}", *v) : std::string("-");
+    };
+    fmt::print(out, "{:>10} {:>7} {:>10.2f} {:>10.2f} {:>10.2f} {:>11} {:>11} {:>5}\n",
+               formatSize(row.size), row.iterations, t.min, t.mean, t.max, gbps(row.algbw_gbps),
+               gbps(row.busbw_gbps), row.pairs);
+    std::fflush(out);
+    return;
+  }
   fmt::print(out, "{:>10} {:>7} {:>10.2f} {:>10.2f} {:>10.2f} {:>10.2f} {:>11.2f} {:>5}\n",
              formatSize(row.size), row.iterations, row.latency_us.min, row.latency_us.p50,
              row.latency_us.p99, row.latency_us.max, row.bandwidth_mbps, row.pairs);

@@ -16,6 +16,16 @@ namespace rdzv {
 
 using nlohmann::json;
 
+void to_json(json& j, const Spread& s) {
+  j = json{{"min", s.min}, {"mean", s.mean}, {"max", s.max}};
+}
+
+void from_json(const json& j, Spread& s) {
+  j.at("min").get_to(s.min);
+  j.at("mean").get_to(s.mean);
+  j.at("max").get_to(s.max);
+}
+
 void to_json(json& j, const Row& r) {
   j = json{{"size", r.size},
            {"iterations", r.iterations},
@@ -23,6 +33,10 @@ void to_json(json& j, const Row& r) {
            {"bandwidth_mbps", r.bandwidth_mbps},
            {"message_rate", r.message_rate},
            {"pairs", r.pairs}};
+  // Collective fields only where they apply, so point-to-point rows stay as they were.
+  if (r.rank_time_us) j["rank_time_us"] = *r.rank_time_us;
+  if (r.algbw_gbps) j["algbw_gbps"] = *r.algbw_gbps;
+  if (r.busbw_gbps) j["busbw_gbps"] = *r.busbw_gbps;
 }
 
 void from_json(const json& j, Row& r) {
@@ -32,6 +46,12 @@ void from_json(const json& j, Row& r) {
   j.at("bandwidth_mbps").get_to(r.bandwidth_mbps);
   j.at("message_rate").get_to(r.message_rate);
   j.at("pairs").get_to(r.pairs);
+  r.rank_time_us.reset();
+  r.algbw_gbps.reset();
+  r.busbw_gbps.reset();
+  if (j.contains("rank_time_us")) r.rank_time_us = j.at("rank_time_us").get<Spread>();
+  if (j.contains("algbw_gbps")) r.algbw_gbps = j.at("algbw_gbps").get<double>();
+  if (j.contains("busbw_gbps")) r.busbw_gbps = j.at("busbw_gbps").get<double>();
 }
 
 void to_json(json& j, const Series& s) {

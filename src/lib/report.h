@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,11 @@ namespace rdzv {
 
 inline constexpr int kReportSchemaVersion = 1;
 
+// Least, mean and greatest of one value per rank.
+struct Spread {
+  double min = 0, mean = 0, max = 0;
+};
+
 // One message size of one series.
 struct Row {
   std::uint64_t size = 0;        // bytes per message
@@ -24,7 +30,13 @@ struct Row {
   Summary latency_us;            // per-message latency across iterations and measuring ranks
   double bandwidth_mbps = 0;     // aggregate over all measuring pairs
   double message_rate = 0;       // messages per second, aggregate
-  int pairs = 1;                 // measuring pairs that contributed
+  int pairs = 1;                 // measuring pairs that contributed (ranks, for collectives)
+  // Collectives only (absent from point-to-point rows): each rank's mean time per call,
+  // spread across ranks; algbw = size / mean time and busbw = algbw x the nccl-tests factor
+  // of the collective, both in GB/s (10^9 B/s) and absent for barrier, which moves no data.
+  std::optional<Spread> rank_time_us;
+  std::optional<double> algbw_gbps;
+  std::optional<double> busbw_gbps;
 };
 
 // One (transport, benchmark, algorithm, parameters, environment) combination.
@@ -65,6 +77,8 @@ struct Report {
   std::string error;  // why the run is incomplete; empty when complete
 };
 
+void to_json(nlohmann::json& j, const Spread& s);
+void from_json(const nlohmann::json& j, Spread& s);
 void to_json(nlohmann::json& j, const Row& r);
 void from_json(const nlohmann::json& j, Row& r);
 void to_json(nlohmann::json& j, const Series& s);

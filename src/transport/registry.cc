@@ -16,7 +16,8 @@ std::vector<TransportInfo> listTransports() {
   return {
       {"tcp", true, "", true},
       {"mpi", build::kHaveMpi,
-       build::kHaveMpi ? "needs an MPI launcher and --bootstrap mpi" : build::kWhyNoMpi},
+       build::kHaveMpi ? "needs an MPI launcher and --bootstrap mpi" : build::kWhyNoMpi, false,
+       true},
       {"ofi", false,
        build::kHaveLibfabric ? "libfabric found, but the ofi transport is not implemented yet"
                              : build::kWhyNoLibfabric},

@@ -14,6 +14,8 @@ struct TransportInfo {
   bool built = false;
   std::string why;      // why it is not built, or what it needs at run time
   bool engine = false;  // runs rdzvbench's protocol engine (sweeps its parameters)
+  // Its library has collectives of its own (Device::native()), run instead of built-in ones.
+  bool native_collectives = false;
 };
 
 // The entry for `name`; Usage error for an unknown one.

@@ -14,6 +14,7 @@
 #include "store/store.h"
 #include "transport/engine/overflow.h"
 #include "transport/engine/protocol.h"
+#include "transport/native.h"
 
 namespace rdzv::transport {
 
@@ -82,6 +83,9 @@ class Device {
   virtual bool hasEngine() const { return false; }
   virtual void setProtocol(const engine::ProtocolParams&) {}
   virtual engine::EngineCounters engineCounters() const { return {}; }
+  // The library's own collectives, for transports built on one that has them (mpi);
+  // nullptr for the others, whose collectives are rdzvbench's built-in algorithms only.
+  virtual NativeCollectives* native() { return nullptr; }
 };
 
 }  // namespace rdzv::transport

@@ -7,6 +7,7 @@
 
 #include <vector>
 
+#include "transport/mpi/mpi_collectives.h"
 #include "transport/transport.h"
 
 namespace rdzv::transport::mpi {
@@ -20,6 +21,7 @@ class MpiDevice : public Device {
                Deadline deadline) override;
   std::unique_ptr<Buffer> createBuffer(void* ptr, std::size_t size) override;
   nlohmann::json details() const override;
+  NativeCollectives* native() override { return &collectives_; }
   bool yieldWhenIdle() const { return yield_; }
   int tagUpperBound() const { return tag_ub_; }
 
@@ -27,6 +29,7 @@ class MpiDevice : public Device {
   TransportOptions options_;
   bool yield_ = false;
   int tag_ub_ = 32767;
+  MpiCollectives collectives_;
 };
 
 class MpiBuffer : public Buffer {
