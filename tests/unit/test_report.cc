@@ -60,6 +60,25 @@ Report populatedReport() {
   s.algorithm = "ring";
   s.details = json::object();
   s.rows.clear();
+  Row collective;
+  collective.size = 4 << 20;
+  collective.iterations = 16;
+  collective.latency_us = summarize({900.5, 1000.25, 1100.0});
+  collective.pairs = 4;
+  collective.rank_time_us = Spread{990.0, 1000.25, 1010.5};
+  collective.algbw_gbps = 4.1933;
+  collective.busbw_gbps = 6.28995;
+  collective.bandwidth_mbps = 4193.3;
+  collective.message_rate = 999.75;
+  s.rows.push_back(collective);
+  r.series.push_back(s);
+  s.benchmark = "barrier";
+  s.algorithm = "dissemination";
+  collective.size = 0;
+  collective.algbw_gbps.reset();
+  collective.busbw_gbps.reset();
+  collective.bandwidth_mbps = 0;
+  s.rows = {collective};
   r.series.push_back(s);
   return r;
 }
@@ -122,6 +141,25 @@ TEST(ReportJson, FieldNamesAreTheMemberNames) {
   EXPECT_TRUE(row.at("latency_us").contains("p90"));
   EXPECT_EQ(j.at("series").at(0).size(), 8u);
   EXPECT_EQ(j.at("ranks").at(0).size(), 3u);
+}
+
+TEST(ReportJson, CollectiveRowsCarryTimeSpreadAndBusBandwidth) {
+  const json j = populatedReport();
+  const json& row = j.at("series").at(1).at("rows").at(0);
+  EXPECT_EQ(row.size(), 9u);
+  EXPECT_EQ(row.at("rank_time_us").at("max"), 1010.5);
+  EXPECT_EQ(row.at("busbw_gbps"), 6.28995);
+  // A barrier moves no data: time only.
+  const json& barrier = j.at("series").at(2).at("rows").at(0);
+  EXPECT_EQ(barrier.at("size"), 0);
+  EXPECT_TRUE(barrier.contains("rank_time_us"));
+  EXPECT_FALSE(barrier.contains("algbw_gbps"));
+  EXPECT_FALSE(barrier.contains("busbw_gbps"));
+  const Report back = json::parse(j.dump()).get<Report>();
+  EXPECT_EQ(json(back), j);
+  EXPECT_FALSE(back.series.at(0).rows.at(0).rank_time_us.has_value());
+  ASSERT_TRUE(back.series.at(1).rows.at(0).busbw_gbps.has_value());
+  EXPECT_EQ(*back.series.at(1).rows.at(0).busbw_gbps, 6.28995);
 }
 
 TEST_F(ReportFileTest, WriteThenReadRoundTrips) {
@@ -285,6 +323,22 @@ TEST_F(ReportFileTest, SchemaIsStrict) {
   j["schema_version"] = 2;
   writeText("v2.json", j.dump());
   EXPECT_EQ(validateWithSchema(path("v2.json")), 1);
+
+  // Only barrier rows may have size 0; collective fields are typed and closed.
+  j = populatedReport();
+  j["series"][1]["rows"][0]["size"] = 0;
+  writeText("allreduce_size0.json", j.dump());
+  EXPECT_EQ(validateWithSchema(path("allreduce_size0.json")), 1);
+
+  j = populatedReport();
+  j["series"][1]["rows"][0]["busbw_gbps"] = -1.0;
+  writeText("negative_busbw.json", j.dump());
+  EXPECT_EQ(validateWithSchema(path("negative_busbw.json")), 1);
+
+  j = populatedReport();
+  j["series"][1]["rows"][0]["rank_time_us"].erase("mean");
+  writeText("spread_without_mean.json", j.dump());
+  EXPECT_EQ(validateWithSchema(path("spread_without_mean.json")), 1);
 
   // details is free-form.
   j = populatedReport();

@@ -20,10 +20,12 @@ using sched::Range;
 using transport::Buffer;
 using transport::Context;
 
-// Pipelines cut messages into segments of about this size: big enough that per-message
-// overhead (a rendezvous round trip on tcp) is small against the transfer, small enough that
-// a ring of 4-8 ranks has several segments in flight in each direction at 4 MiB and above.
-constexpr std::size_t kSegmentBytes = 256 * 1024;
+// Pipelines cut messages into segments of at most this size: big enough that per-message
+// overhead (a rendezvous round trip on tcp, which needs the sender scheduled to answer) stays
+// small against the transfer, small enough that large vectors still overlap the transfer of
+// one segment with the reduction of the one before. On 4 oversubscribed local ranks over
+// tcp, 256 KiB segments were slower than 1 MiB ones; 2 MiB were no faster.
+constexpr std::size_t kSegmentBytes = 1 << 20;
 // Receives a pipeline keeps posted ahead. Posted receives let the transport place data
 // straight into its destination instead of overflow space.
 constexpr std::size_t kDepth = 4;
@@ -118,29 +120,12 @@ class PipelineCollective : public Collective {
         type_(args.type),
         op_(args.op),
         tag_(args.tag) {
-    // Flatten hops into segment-sized units, in the order every rank posts them: by hop,
-    // then segment. A send in hop h+1 waits for segment k of hop h's receive (same range).
+    auto pipeline = sched::flatten(hops, segments);
+    sends_ = std::move(pipeline.sends);
+    recvs_ = std::move(pipeline.recvs);
     std::size_t slot_elements = 0;
-    std::vector<int> recv_of_segment(static_cast<std::size_t>(segments), -1);
-    for (const auto& hop : hops) {
-      std::vector<int> received(static_cast<std::size_t>(segments), -1);
-      for (int k = 0; k < segments; ++k) {
-        if (hop.send_peer >= 0) {
-          auto range = sched::segment(hop.send, segments, k);
-          if (range.count > 0)
-            sends_.push_back({hop.send_peer, range, recv_of_segment[static_cast<std::size_t>(k)]});
-        }
-        if (hop.recv_peer >= 0) {
-          auto range = sched::segment(hop.recv, segments, k);
-          if (range.count > 0) {
-            received[static_cast<std::size_t>(k)] = static_cast<int>(recvs_.size());
-            recvs_.push_back({hop.recv_peer, range, hop.reduce});
-            if (hop.reduce) slot_elements = std::max(slot_elements, range.count);
-          }
-        }
-      }
-      recv_of_segment = received;
-    }
+    for (const auto& r : recvs_)
+      if (r.reduce) slot_elements = std::max(slot_elements, r.range.count);
     unlocks_.assign(recvs_.size(), {});
     for (std::size_t i = 0; i < sends_.size(); ++i)
       if (sends_[i].after >= 0) unlocks_[static_cast<std::size_t>(sends_[i].after)].push_back(i);
@@ -186,16 +171,6 @@ class PipelineCollective : public Collective {
   }
 
  private:
-  struct Send {
-    int peer;
-    Range range;
-    int after;  // index of the receive it forwards, -1 when it has none
-  };
-  struct Recv {
-    int peer;
-    Range range;
-    bool reduce;
-  };
   enum class SendState : std::uint8_t { Blocked, Ready, Posted, Done };
 
   // Posts, in order, every send whose segment is ready. Never blocks.
@@ -240,8 +215,8 @@ class PipelineCollective : public Collective {
   transport::DataType type_;
   transport::ReduceOp op_;
   std::uint64_t tag_;
-  std::vector<Send> sends_;
-  std::vector<Recv> recvs_;
+  std::vector<sched::Pipeline::Send> sends_;
+  std::vector<sched::Pipeline::Recv> recvs_;
   std::vector<std::vector<std::size_t>> unlocks_;  // per receive: the sends it makes ready
   std::vector<SendState> state_;
   std::size_t slot_bytes_ = 0;

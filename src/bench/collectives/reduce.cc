@@ -3,6 +3,7 @@
 #include "bench/collectives/reduce.h"
 
 #include <cstdint>
+#include <type_traits>
 
 namespace rdzv::bench {
 namespace {
@@ -12,7 +13,14 @@ namespace {
 // is what lets the compiler use them without -ffast-math.
 template <typename T>
 void sum(T* __restrict dst, const T* __restrict src, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) dst[i] = dst[i] + src[i];
+  if constexpr (std::is_integral_v<T>) {
+    // Integers add as unsigned: the same bits, but overflow wraps instead of being undefined.
+    using U = std::make_unsigned_t<T>;
+    for (std::size_t i = 0; i < n; ++i)
+      dst[i] = static_cast<T>(static_cast<U>(dst[i]) + static_cast<U>(src[i]));
+  } else {
+    for (std::size_t i = 0; i < n; ++i) dst[i] = dst[i] + src[i];
+  }
 }
 
 template <typename T>

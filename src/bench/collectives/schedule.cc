@@ -283,4 +283,29 @@ int segmentsFor(const std::vector<Hop>& hops, std::size_t segment_elements) {
       std::max<std::size_t>(1, (largest + segment_elements - 1) / segment_elements));
 }
 
+Pipeline flatten(const std::vector<Hop>& hops, int segments) {
+  Pipeline out;
+  const auto parts = static_cast<std::size_t>(segments);
+  std::vector<int> received(parts, -1);  // per segment: its receive in the previous hop
+  for (const auto& hop : hops) {
+    std::vector<int> now(parts, -1);
+    for (int k = 0; k < segments; ++k) {
+      auto i = static_cast<std::size_t>(k);
+      if (hop.send_peer >= 0) {
+        auto range = segment(hop.send, segments, k);
+        if (range.count > 0) out.sends.push_back({hop.send_peer, range, received[i]});
+      }
+      if (hop.recv_peer >= 0) {
+        auto range = segment(hop.recv, segments, k);
+        if (range.count > 0) {
+          now[i] = static_cast<int>(out.recvs.size());
+          out.recvs.push_back({hop.recv_peer, range, hop.reduce});
+        }
+      }
+    }
+    received = now;
+  }
+  return out;
+}
+
 }  // namespace rdzv::bench::sched

@@ -107,4 +107,23 @@ Range segment(const Range& range, int segments, int k);
 // Segments a pipeline cuts its largest hop into so that each is at most `segment_elements`.
 int segmentsFor(const std::vector<Hop>& hops, std::size_t segment_elements);
 
+// Hops cut into segments, in the order every rank posts them (by hop, then segment; empty
+// segments dropped, as on the peer): the receives, and the sends each with the receive it
+// forwards (segment k of hop h-1's receive, the same range), which must complete first.
+struct Pipeline {
+  struct Send {
+    int peer = -1;
+    Range range;
+    int after = -1;  // index into recvs, or -1 when the send forwards nothing
+  };
+  struct Recv {
+    int peer = -1;
+    Range range;
+    bool reduce = false;
+  };
+  std::vector<Send> sends;
+  std::vector<Recv> recvs;
+};
+Pipeline flatten(const std::vector<Hop>& hops, int segments);
+
 }  // namespace rdzv::bench::sched
