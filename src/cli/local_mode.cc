@@ -101,6 +101,10 @@ int runLocal(int np, const std::vector<std::string>& args, bool add_addr, double
       lingering = true;
       linger = Deadline::afterSeconds(timeout + 5);
     }
+    // A failed check or bad usage (1, 2) is the cause of the others' lost-peer errors (3),
+    // which can come first: the failing rank's connections close as its error unwinds, and
+    // rank 0 writes the report before it exits.
+    if (code != 0 && code < result) result = code;
   }
   return result;
 }

@@ -93,8 +93,12 @@ void requireAlgorithms(const std::vector<std::string>& benchmarks,
       if (!contains(every, a)) every.push_back(a);
       if (contains(benchmarks, b) && !contains(chosen, a)) chosen.push_back(a);
     }
+  std::vector<std::string> have;  // "broadcast: binomial, ring_chunked" per chosen collective
   for (const auto& b : benchmarks)
-    if (isCollective(b)) collectives.push_back(b);
+    if (isCollective(b)) {
+      collectives.push_back(b);
+      have.push_back(fmt::format("{} has {}", b, fmt::join(builtinAlgorithms(b), ", ")));
+    }
   for (const auto& name : requested) {
     if (!contains(every, name))
       throwUsage(fmt::format("unknown algorithm \"{}\"", name),
@@ -102,13 +106,14 @@ void requireAlgorithms(const std::vector<std::string>& benchmarks,
     if (name != "all" && name != kNativeAlgorithm && !contains(chosen, name))
       throwUsage(fmt::format("--algorithm {} belongs to none of the chosen benchmarks ({})", name,
                              fmt::join(benchmarks, ", ")),
-                 "add a collective that has it to --benchmark, or drop it");
+                 have.empty() ? "add a collective that has it to --benchmark, or drop it"
+                              : fmt::format("{}; or all", fmt::join(have, "; ")));
   }
   if (!builtin_transport) return;
   for (const auto& b : collectives)
     if (algorithmsFor(b, requested, false).empty())
       throwUsage(fmt::format("--algorithm {} has nothing for {}", fmt::join(requested, ","), b),
-                 fmt::format("{} has: {} (or give all)", b, fmt::join(builtinAlgorithms(b), ", ")));
+                 fmt::format("{} has {}; or all", b, fmt::join(builtinAlgorithms(b), ", ")));
 }
 
 CollectiveShape collectiveShape(const std::string& benchmark, std::uint64_t size, int ranks,
@@ -138,9 +143,11 @@ std::uint64_t collectiveIterations(const BenchConfig& config, std::uint64_t byte
   return std::clamp<std::uint64_t>((64ull << 20) / std::max<std::uint64_t>(bytes, 1), 5, 1000);
 }
 
-Measurement runCollective(transport::Context& ctx, const BenchConfig& config,
-                          const std::string& benchmark, const std::string& algorithm,
-                          std::uint64_t size) {
+namespace {
+
+Measurement measureCollective(transport::Context& ctx, const BenchConfig& config,
+                              const std::string& benchmark, const std::string& algorithm,
+                              std::uint64_t size) {
   const int n = ctx.size(), rank = ctx.rank();
   if (benchmark == "broadcast" && config.root >= n)
     throwUsage(fmt::format("--root {} is not a rank of this run of {} ranks", config.root, n),
@@ -206,6 +213,22 @@ Measurement runCollective(transport::Context& ctx, const BenchConfig& config,
   m.bytes = static_cast<double>(shape.bytes) * static_cast<double>(iterations);
   m.messages = static_cast<double>(iterations);
   return m;
+}
+
+}  // namespace
+
+Measurement runCollective(transport::Context& ctx, const BenchConfig& config,
+                          const std::string& benchmark, const std::string& algorithm,
+                          std::uint64_t size) {
+  try {
+    return measureCollective(ctx, config, benchmark, algorithm, size);
+  } catch (const Error& e) {
+    // Tell the others now (the notice the CLI would publish), while this rank's connections
+    // are open: they close as the error unwinds, and the others would then report a lost
+    // connection to this rank first, hiding the cause (a failed --check, say).
+    ctx.bootstrap().abort(fmt::format("rank {}: {}", ctx.rank(), e.what()));
+    throw;
+  }
 }
 
 Row aggregateCollective(const std::string& benchmark,

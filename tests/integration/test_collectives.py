@@ -1,0 +1,264 @@
+"""Collectives: every algorithm with --check on 2, 3, 4, 5 and 8 local ranks and under mpirun
+(tcp and the MPI library's own calls), every element type and operator, any broadcast root,
+a corrupted result caught by --check, bad flags, and a rank killed in the middle of an
+allreduce."""
+
+import os
+import signal
+import time
+
+import harness
+
+COLLECTIVES = ["allreduce", "broadcast", "allgather", "reduce_scatter", "alltoall", "barrier"]
+BUILTIN = {
+    "allreduce": ["ring", "ring_chunked", "halving_doubling", "bcube"],
+    "broadcast": ["binomial", "ring_chunked"],
+    "allgather": ["ring", "bcube"],
+    "reduce_scatter": ["ring", "bcube"],
+    "alltoall": ["pairwise"],
+    "barrier": ["dissemination"],
+}
+ELEMENT = {"float32": 4, "float64": 8, "int32": 4, "int64": 8}
+FACTOR = {
+    "allreduce": lambda n: 2 * (n - 1) / n,
+    "allgather": lambda n: (n - 1) / n,
+    "reduce_scatter": lambda n: (n - 1) / n,
+    "alltoall": lambda n: (n - 1) / n,
+    "broadcast": lambda n: 1.0,
+}
+
+
+def measured_sizes(benchmark, sizes, ranks, dtype="float32"):
+    """The sizes a collective reports for the requested ones (whole elements and blocks, at
+    least one element per block, each size once)."""
+    if benchmark == "barrier":
+        return [0]
+    e = ELEMENT[dtype]
+    out = []
+    for s in sizes:
+        if benchmark in ("allreduce", "broadcast"):
+            b = max(1, s // e) * e
+        else:
+            b = max(1, s // e // ranks) * e * ranks
+        if b not in out:
+            out.append(b)
+    return out
+
+
+class Collectives(harness.TestCase):
+    def check_report(self, path, expected, sizes, ranks, dtype="float32"):
+        """`expected`: (transport, benchmark, algorithm) of each series, in order."""
+        report = harness.validate_report(path)
+        found = [(s["transport"], s["benchmark"], s["algorithm"]) for s in report["series"]]
+        self.assertEqual(found, expected)
+        self.assertTrue(report["complete"])
+        self.assertEqual(report["size"], ranks)
+        for s in report["series"]:
+            self.assertTrue(s["complete"], s)
+            want = measured_sizes(s["benchmark"], sizes, ranks, dtype)
+            self.assertEqual([r["size"] for r in s["rows"]], want, s["benchmark"])
+            for r in s["rows"]:
+                self.assertEqual(r["pairs"], ranks)
+                t = r["rank_time_us"]
+                self.assertGreater(t["min"], 0)
+                self.assertLessEqual(t["min"], t["mean"])
+                self.assertLessEqual(t["mean"], t["max"])
+                if s["benchmark"] == "barrier":
+                    self.assertNotIn("busbw_gbps", r)
+                    continue
+                self.assertGreater(r["algbw_gbps"], 0)
+                self.assertAlmostEqual(r["busbw_gbps"] / r["algbw_gbps"],
+                                       FACTOR[s["benchmark"]](ranks), places=9)
+                self.assertAlmostEqual(r["algbw_gbps"], r["size"] / t["mean"] / 1e3, places=6)
+        return report
+
+    def test_every_algorithm_checked_on_2_3_4_5_8_ranks(self):
+        # 3 MiB + 12 B: uneven blocks, and pipelines of several segments on few ranks.
+        sizes = [4, 100, 65536, 3 * (1 << 20) + 12]
+        expected = [("tcp", b, a) for b in COLLECTIVES for a in BUILTIN[b]]
+        for np in (2, 3, 4, 5, 8):
+            with self.subTest(np=np):
+                out = self.path(f"r{np}.json")
+                r = harness.run(["run", "--np", str(np), "-b", ",".join(COLLECTIVES),
+                                 "-a", "all", "--check", "--sizes", ",".join(map(str, sizes)),
+                                 "--iterations", "3", "--warmup", "1", "-o", out], timeout=300)
+                self.assertExit(r, 0)
+                self.assertIn("# tcp allreduce ring_chunked", r.stdout)
+                self.assertIn("busbw(GB/s)", r.stdout)
+                report = self.check_report(out, expected, sizes, np)
+                self.assertEqual(report["series"][0]["params"]["check"], "on")
+                self.assertEqual(report["series"][0]["params"]["op"], "sum")
+
+    def test_every_element_type_and_operator(self):
+        sizes = [8, 1000, 262144]
+        for dtype in ("float32", "float64", "int32", "int64"):
+            for op in ("sum", "min", "max"):
+                # Data movers do not reduce: one operator is enough for them.
+                benchmarks = COLLECTIVES if op == "sum" else ["allreduce", "reduce_scatter"]
+                with self.subTest(dtype=dtype, op=op):
+                    out = self.path("r.json")
+                    r = harness.run(["run", "--np", "3", "-b", ",".join(benchmarks), "-a", "all",
+                                     "--dtype", dtype, "--op", op, "--check", "--sizes",
+                                     ",".join(map(str, sizes)), "--iterations", "2", "-q",
+                                     "-o", out])
+                    self.assertExit(r, 0)
+                    expected = [("tcp", b, a) for b in benchmarks for a in BUILTIN[b]]
+                    report = self.check_report(out, expected, sizes, 3, dtype)
+                    self.assertEqual(report["series"][0]["params"]["dtype"], dtype)
+                    self.assertEqual(report["series"][0]["params"]["op"], op)
+
+    def test_broadcast_from_other_roots(self):
+        for np, root in ((2, 1), (5, 3)):
+            with self.subTest(np=np, root=root):
+                out = self.path("r.json")
+                r = harness.run(["run", "--np", str(np), "-b", "broadcast", "--root", str(root),
+                                 "--check", "--sizes", "8,4097,2M", "--iterations", "2", "-q",
+                                 "-o", out])
+                self.assertExit(r, 0)
+                report = self.check_report(out, [("tcp", "broadcast", a)
+                                                 for a in BUILTIN["broadcast"]],
+                                           [8, 4097, 2 << 20], np)
+                self.assertEqual(report["series"][0]["params"]["root"], str(root))
+
+    def test_mpirun_tcp_and_mpi_native(self):
+        out = self.path("r.json")
+        sizes = [8, 100, 65536, 1 << 20]
+        r = harness.run(["run", "--bootstrap", "mpi", "--addr", "127.0.0.1", "-t", "tcp,mpi",
+                         "-b", ",".join(COLLECTIVES), "-a", "all", "--check", "--sizes",
+                         ",".join(map(str, sizes)), "--iterations", "3", "--warmup", "1",
+                         "-o", out], prefix=harness.MPIRUN + ["-np", "4"], timeout=300)
+        self.assertExit(r, 0)
+        expected = [("tcp", b, a) for b in COLLECTIVES for a in BUILTIN[b]]
+        expected += [("mpi", b, "native") for b in COLLECTIVES]
+        report = self.check_report(out, expected, sizes, 4)
+        self.assertEqual(report["launcher"], "mpirun")
+        self.assertIn("# mpi allreduce native", r.stdout)
+
+    def test_mixed_with_point_to_point(self):
+        out = self.path("r.json")
+        r = harness.run(["run", "-b", "latency,allreduce", "-a", "ring_chunked", "--check",
+                         "--sizes", "8,64K", "--iterations", "5", "-q", "-o", out])
+        self.assertExit(r, 0)
+        report = harness.validate_report(out)
+        self.assertEqual([(s["benchmark"], s["algorithm"]) for s in report["series"]],
+                         [("latency", ""), ("allreduce", "ring_chunked")])
+        self.assertNotIn("busbw_gbps", report["series"][0]["rows"][0])
+        self.assertIn("busbw_gbps", report["series"][1]["rows"][0])
+
+    def test_sweep_file(self):
+        # The file asks for tcp and mpi over 8 B .. 64 MiB; the command line narrows it down.
+        out = self.path("r.json")
+        config = os.path.join(harness.SOURCE_DIR, "configs", "collectives.json")
+        r = harness.run(["run", "--config", config, "-t", "tcp", "--np", "3", "--sizes",
+                         "8,64K", "--iterations", "2", "--warmup", "1", "-q", "-o", out])
+        self.assertExit(r, 0)
+        expected = [("tcp", b, a) for b in COLLECTIVES for a in BUILTIN[b]]
+        self.check_report(out, expected, [8, 65536], 3)
+
+
+class CorruptionAndErrors(harness.TestCase):
+    def check_usage(self, args, *needles):
+        r = harness.run(args, timeout=30)
+        self.assertExit(r, 2)
+        lines = [l for l in r.stderr.splitlines() if l.strip()]
+        self.assertEqual(len(lines), 1, r)
+        for n in needles:
+            self.assertIn(n, lines[0])
+
+    def test_corrupted_result_fails_check_naming_rank_size_element(self):
+        for algorithm in ("ring_chunked", "halving_doubling"):
+            with self.subTest(algorithm=algorithm):
+                r = harness.run(["run", "--np", "4", "-b", "allreduce", "-a", algorithm,
+                                 "--check", "--sizes", "4K", "--iterations", "3",
+                                 "--inject-corruption", "2", "-q", "-o", self.path("r.json")],
+                                timeout=60)
+                self.assertExit(r, 1)
+                lines = [l for l in r.stderr.splitlines() if "rank 2: --check failed" in l]
+                self.assertTrue(lines, r)
+                self.assertIn(f"allreduce {algorithm} of size 4096", lines[0])
+                self.assertIn("first bad element is 512", lines[0])
+                report = harness.validate_report(self.path("r.json"))
+                self.assertFalse(report["complete"])
+                self.assertIn("--check failed", report["error"])
+
+    def test_corrupted_native_result_under_mpirun(self):
+        r = harness.run(["run", "--bootstrap", "mpi", "-t", "mpi", "-b", "alltoall", "--check",
+                         "--sizes", "4K", "--iterations", "3", "--inject-corruption", "1", "-q",
+                         "-o", self.path("r.json")],
+                        prefix=harness.MPIRUN + ["-np", "4"], timeout=120)
+        self.assertExit(r, 1)
+        self.assertIn("rank 1: --check failed: alltoall native of size 4096", r.stderr + r.stdout)
+        self.assertIn("first bad element is 512", r.stderr + r.stdout)
+
+    def test_without_check_corruption_goes_unnoticed(self):
+        r = harness.run(["run", "--np", "2", "-b", "allreduce", "-a", "ring", "--sizes", "4K",
+                         "--iterations", "2", "--inject-corruption", "1", "-q",
+                         "-o", self.path("r.json")], timeout=60)
+        self.assertExit(r, 0)
+
+    def test_test_hook_is_hidden(self):
+        r = harness.run(["run", "--help"], timeout=30)
+        self.assertExit(r, 0)
+        self.assertNotIn("inject-corruption", r.stdout)
+        self.assertIn("--algorithm", r.stdout)
+        self.assertIn("--dtype", r.stdout)
+
+    def test_bad_flags(self):
+        self.check_usage(["run", "-b", "allreduce", "-a", "fastest"], "fastest", "ring_chunked")
+        self.check_usage(["run", "-b", "broadcast", "-a", "halving_doubling"],
+                         "halving_doubling", "broadcast", "binomial")
+        self.check_usage(["run", "-b", "latency", "-a", "ring"], "ring", "latency")
+        self.check_usage(["run", "-b", "allreduce", "--dtype", "float16"], "float16", "float32")
+        self.check_usage(["run", "-b", "allreduce", "--op", "prod"], "prod", "sum")
+        self.check_usage(["run", "-b", "broadcast", "--np", "4", "--root", "4"], "--root 4")
+        self.check_usage(["run", "-b", "broadcast", "--root", "-1"], "--root -1")
+
+    def test_killed_rank_during_allreduce_names_it(self):
+        out = self.path("r.json")
+        proc = harness.spawn(["run", "--np", "4", "-b", "allreduce", "-a", "ring_chunked",
+                              "--sizes", "1K,2M", "--iterations", "1000", "--warmup", "1",
+                              "--timeout", "10", "-o", out])
+        # 1 KiB first (well under a second) so a row is finished; then kill rank 2 in the
+        # middle of the 2 MiB calls (many seconds of them).
+        deadline = time.monotonic() + 60
+        victim = None
+        while time.monotonic() < deadline and victim is None:
+            time.sleep(0.2)
+            for pid in os.listdir("/proc"):
+                if not pid.isdigit():
+                    continue
+                try:
+                    with open(f"/proc/{pid}/cmdline") as f:
+                        cmd = f.read().split("\0")
+                    with open(f"/proc/{pid}/stat") as f:
+                        parent = f.read().split()[3]
+                except OSError:
+                    continue
+                if "--rank" in cmd and cmd[cmd.index("--rank") + 1] == "2" and \
+                        parent == str(proc.pid):
+                    victim = int(pid)
+        self.assertIsNotNone(victim, "rank 2 never started")
+        time.sleep(2.5)
+        try:
+            os.kill(victim, signal.SIGKILL)
+        except ProcessLookupError:
+            stdout, stderr = proc.communicate(timeout=60)
+            self.fail(f"rank 2 ended before it was killed: exit {proc.returncode}\n"
+                      f"{stdout}\n{stderr}")
+        start = time.monotonic()
+        stdout, stderr = proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 3, stderr)
+        self.assertLess(time.monotonic() - start, 15)
+        errors = [l for l in stderr.splitlines() if l.startswith("rdzvbench: error:")]
+        self.assertEqual(len(errors), 3, stderr)  # ranks 0, 1 and 3
+        for line in errors:
+            self.assertIn("rank 2", line)
+        report = harness.validate_report(out)
+        self.assertFalse(report["complete"])
+        self.assertIn("rank 2", report["error"])
+        self.assertEqual([r["size"] for r in report["series"][0]["rows"]], [1024])
+        self.assertFalse(report["series"][-1]["complete"])
+
+
+if __name__ == "__main__":
+    harness.main()
