@@ -32,6 +32,28 @@ def rdzvbench_under_mpirun(binary, tmp, benchmark, size, iterations):
     return {s["transport"]: s["rows"][0] for s in report["series"]}
 
 
+# Allreduce: rdzvbench's ring_chunked over tcp against MPI_Allreduce over OpenMPI's TCP path.
+ALLREDUCE_RANKS = 4
+ALLREDUCE_SIZES = [1 << 10 << (2 * i) for i in range(8)]  # 1 KiB .. 16 MiB, x4
+ALLREDUCE_TARGET_FROM = 4 << 20  # busbw ratio targets apply from 4 MiB up
+
+
+def allreduce_busbw(binary, tmp, transports):
+    """busbw (GB/s) per size of ring_chunked on tcp and of MPI_Allreduce, from one launch."""
+    out = os.path.join(tmp, "allreduce.json")
+    # More ranks than cores here: binding each to a core would be refused.
+    mpirun = ["none" if arg == "core" else arg for arg in MPIRUN]
+    cmd = mpirun + ["-np", str(ALLREDUCE_RANKS), binary, "run", "--bootstrap", "mpi", "--addr",
+                    "127.0.0.1", "-t", transports, "-b", "allreduce", "-a", "ring_chunked",
+                    "--sizes", ",".join(map(str, ALLREDUCE_SIZES)), "--min-time", "0.3", "-q",
+                    "-o", out]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=600)
+    with open(out) as f:
+        report = json.load(f)
+    return {s["transport"]: {r["size"]: r["busbw_gbps"] for r in s["rows"]}
+            for s in report["series"]}
+
+
 def sockperf_latency(seconds):
     """Median one-way latency (us) of sockperf's busy-polling TCP ping-pong on loopback,
     at its smallest message (14 bytes: sockperf's own header)."""
@@ -57,15 +79,29 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--binary", required=True)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--only", choices=["all", "p2p", "allreduce"], default="all",
+                    help="run only the point-to-point checks or only the allreduce ones")
     args = ap.parse_args()
 
     samples = {k: [] for k in ("tcp_lat", "mpi_lat", "raw_lat", "tcp_bw", "mpi_bw")}
+    # Per size: the tcp/mpi busbw ratio of each round, and both values.
+    allreduce = {size: {"ratio": [], "tcp": [], "mpi": []} for size in ALLREDUCE_SIZES}
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.rounds):
             # Alternate which side goes first, so drift during a round favours neither.
             steps = ["lat", "raw", "bw"] if i % 2 == 0 else ["bw", "raw", "lat"]
+            steps = {"all": steps + ["allreduce"], "p2p": steps, "allreduce": ["allreduce"]}[
+                args.only]
             for step in steps:
-                if step == "lat":
+                if step == "allreduce":
+                    # Which transport goes first alternates too.
+                    rows = allreduce_busbw(args.binary, tmp,
+                                           "tcp,mpi" if i % 2 == 0 else "mpi,tcp")
+                    for size, entry in allreduce.items():
+                        entry["tcp"].append(rows["tcp"][size])
+                        entry["mpi"].append(rows["mpi"][size])
+                        entry["ratio"].append(rows["tcp"][size] / rows["mpi"][size])
+                elif step == "lat":
                     rows = rdzvbench_under_mpirun(args.binary, tmp, "latency", "8", 20000)
                     samples["tcp_lat"].append(rows["tcp"]["latency_us"]["p50"])
                     samples["mpi_lat"].append(rows["mpi"]["latency_us"]["p50"])
@@ -76,8 +112,10 @@ def main():
                     samples["tcp_bw"].append(rows["tcp"]["bandwidth_mbps"])
                     samples["mpi_bw"].append(rows["mpi"]["bandwidth_mbps"])
             print(f"round {i + 1}/{args.rounds}: " + ", ".join(
-                f"{k}={v[-1]:.2f}" for k, v in samples.items()), file=sys.stderr)
+                f"{k}={v[-1]:.2f}" for k, v in samples.items() if v), file=sys.stderr)
 
+    if args.only == "allreduce":
+        return allreduce_report(allreduce, args.rounds)
     med = {k: statistics.median(v) for k, v in samples.items()}
     checks = [
         ("tcp 8 B latency / raw socket (sockperf 14 B)", med["tcp_lat"] / med["raw_lat"],
@@ -96,8 +134,30 @@ def main():
         ok = {"<=": value <= target, "<": value < target, ">=": value >= target}[op]
         failed += not ok
         print(f"  {name:<48} {value:5.2f}  {op} {target:<5} {'met' if ok else 'MISSED'}")
+    if args.only == "all":
+        failed += allreduce_report(allreduce, args.rounds)
     print(f"\nrerun: scripts/perf-check.sh --rounds {args.rounds}")
     return 1 if failed else 0
+
+
+def allreduce_report(allreduce, rounds):
+    """Prints the allreduce medians and ratios; returns the number of targets missed."""
+    print(f"\nallreduce, {ALLREDUCE_RANKS} ranks: busbw (GB/s) of ring_chunked over tcp and of "
+          f"MPI_Allreduce over ob1+tcp, medians over {rounds} interleaved rounds; the ratio is "
+          "the median of each round's tcp/mpi")
+    print("      size    tcp    mpi  ratio  target   verdict")
+    failed = 0
+    for size, entry in allreduce.items():
+        ratio = statistics.median(entry["ratio"])
+        line = (f"  {size >> 20 and f'{size >> 20}M' or f'{size >> 10}K':>8} "
+                f"{statistics.median(entry['tcp']):6.3f} {statistics.median(entry['mpi']):6.3f} "
+                f"{ratio:6.2f}")
+        if size >= ALLREDUCE_TARGET_FROM:
+            ok = ratio >= 0.9
+            failed += not ok
+            line += f"  >= 0.9  {'met' if ok else 'MISSED'}"
+        print(line)
+    return failed
 
 
 if __name__ == "__main__":
