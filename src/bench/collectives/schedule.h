@@ -17,7 +17,9 @@ namespace rdzv::bench::sched {
 struct Range {
   std::size_t offset = 0;
   std::size_t count = 0;
+  // One past the last element.
   std::size_t end() const { return offset + count; }
+  // Whether the two share an element (empty ranges share none).
   bool overlaps(const Range& other) const {
     return count > 0 && other.count > 0 && offset < other.end() && other.offset < end();
   }
