@@ -185,24 +185,36 @@ std::string hostName() {
   return host;
 }
 
+// Progress of a long sweep on stderr: one line rewritten in place on a terminal; plain
+// lines otherwise, at the first step and then at most every 10 s, so logs stay short.
 class Progress {
  public:
-  explicit Progress(bool enabled) : enabled_(enabled), start_(nowNs()) {}
+  Progress(bool enabled, bool terminal)
+      : enabled_(enabled), terminal_(terminal), start_(nowNs()), last_(0) {}
   void step(int k, int n, const std::string& what) {
     if (!enabled_) return;
-    double elapsed = static_cast<double>(nowNs() - start_) / 1e9;
+    auto now = nowNs();
+    double elapsed = static_cast<double>(now - start_) / 1e9;
     double left = k > 1 ? elapsed / (k - 1) * (n - k + 1) : 0;
-    fmt::print(stderr, "\r\033[K[{}/{}] {}  elapsed {:.0f}s, about {:.0f}s left", k, n, what,
-               elapsed, left);
+    auto text =
+        fmt::format("[{}/{}] {}  elapsed {:.0f}s, about {:.0f}s left", k, n, what, elapsed, left);
+    if (terminal_) {
+      fmt::print(stderr, "\r\033[K{}", text);
+    } else if (k == 1 || now - last_ > 10'000'000'000) {
+      fmt::print(stderr, "rdzvbench: {}\n", text);
+      last_ = now;
+    }
     std::fflush(stderr);
   }
   void done() {
-    if (enabled_) fmt::print(stderr, "\r\033[K");
+    if (enabled_ && terminal_) fmt::print(stderr, "\r\033[K");
   }
 
  private:
   bool enabled_;
+  bool terminal_;
   std::int64_t start_;
+  std::int64_t last_;
 };
 
 // One rank's run, once rank, size and the bootstrap are known.
@@ -221,7 +233,7 @@ int runRank(const bench::BenchConfig& config, const RunFlags& flags, store::Boot
   report.run_id = run_id;
   report.size = bootstrap.size();
   auto output = flags.output.empty() ? defaultOutput() : flags.output;
-  Progress progress(rank == 0 && !flags.quiet && isatty(STDERR_FILENO));
+  Progress progress(rank == 0 && !flags.quiet, isatty(STDERR_FILENO));
   bench::SweepEvents events;
   events.progress = [&](int k, int n, const std::string& what) { progress.step(k, n, what); };
   events.row = [&](const Series& series, const Row& row) {
