@@ -131,6 +131,7 @@ void runSweep(const BenchConfig& config, store::Bootstrap& bootstrap, Report& re
             events.progress(step, steps,
                             fmt::format("{} {} {}", name, benchmark, formatSize(size)));
           auto measured = runPointToPoint(context, config, benchmark, size);
+          device.drain(Deadline::afterSeconds(config.timeout));
           auto gathered = bootstrap.gather(fmt::format("{}/result/{}", tag, size),
                                            store::toBytes(nlohmann::json(measured).dump()),
                                            Deadline::afterSeconds(config.timeout));
