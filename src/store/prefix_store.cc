@@ -43,6 +43,10 @@ std::int64_t PrefixStore::add(const std::string& key, std::int64_t delta) {
 
 bool PrefixStore::remove(const std::string& key) { return inner_.remove(scoped(key)); }
 
+std::size_t PrefixStore::removePrefix(const std::string& prefix) {
+  return inner_.removePrefix(scoped(prefix));
+}
+
 std::string PrefixStore::describe() const { return inner_.describe() + "?prefix=" + prefix_; }
 
 }  // namespace rdzv::store

@@ -72,5 +72,31 @@ TEST(PrefixStore, CanOwnItsInnerStore) {
   EXPECT_EQ(store.describe(), "hash:?prefix=p");
 }
 
+TEST(PrefixStore, RemovePrefixStaysInsideThePrefix) {
+  // Records what reaches the inner store.
+  struct Recorder final : Store {
+    void set(const std::string&, const Bytes&) override {}
+    Bytes get(const std::string&, Deadline) override { return {}; }
+    void wait(const std::vector<std::string>&, Deadline) override {}
+    bool check(const std::vector<std::string>&) override { return true; }
+    std::int64_t add(const std::string&, std::int64_t) override { return 0; }
+    bool remove(const std::string&) override { return false; }
+    std::size_t removePrefix(const std::string& prefix) override {
+      removed.push_back(prefix);
+      return 7;
+    }
+    std::string describe() const override { return "recorder:"; }
+    std::vector<std::string> removed;
+  };
+  Recorder inner;
+  PrefixStore scoped(inner, "rdzv/run1");
+  EXPECT_EQ(scoped.removePrefix(""), 7u);
+  EXPECT_EQ(scoped.removePrefix("mesh/"), 7u);
+  EXPECT_EQ(inner.removed, (std::vector<std::string>{"rdzv/run1/", "rdzv/run1/mesh/"}));
+  // Stores that end with the run remove nothing.
+  HashStore hash;
+  EXPECT_EQ(PrefixStore(hash, "x").removePrefix(""), 0u);
+}
+
 }  // namespace
 }  // namespace rdzv::store
