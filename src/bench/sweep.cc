@@ -58,6 +58,7 @@ void runSweep(const BenchConfig& config, store::Bootstrap& bootstrap, Report& re
     auto timeout = Deadline::afterSeconds(config.timeout);
     transport::Context context(transport::createDevice(name, config.transport), bootstrap);
     context.connectFullMesh("mesh/" + name, timeout);
+    if (events.connected) events.connected(name);
     for (const auto& benchmark : config.benchmarks) {
       if (rank == 0) report.series.push_back(makeSeries(config, name, benchmark));
       for (auto size : config.sizes) {
