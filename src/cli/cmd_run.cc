@@ -154,6 +154,17 @@ class Progress {
   std::int64_t start_;
 };
 
+// The command line with the store URI as parseStoreUri shows it (a redis password hidden), for
+// the report.
+std::vector<std::string> redactStore(std::vector<std::string> argv, const std::string& raw,
+                                     const std::string& shown) {
+  for (auto& arg : argv) {
+    if (arg == raw) arg = shown;
+    if (arg == "--store=" + raw) arg = "--store=" + shown;
+  }
+  return argv;
+}
+
 double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
@@ -202,6 +213,14 @@ int runRank(const bench::BenchConfig& config, const RunFlags& flags, store::Boot
     if (rank == 0) {
       report.host = captureHost();
       report.environment = captureEnvironment();
+      // RDZV_STORE may hold a redis password.
+      if (auto it = report.environment.find("RDZV_STORE"); it != report.environment.end()) {
+        try {
+          it->second = store::parseStoreUri(it->second).text;
+        } catch (const Error&) {
+          it->second = "(not shown: not a store URI)";
+        }
+      }
     }
     bench::runSweep(config, bootstrap, report, events);
     progress.done();
@@ -369,8 +388,8 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
     config.transport.run_id = run_id;
     try {
       bootstrap.claimRank(collision_hint);
-      int code = runRank(config, *flags, bootstrap, launcher, flags->store, run_id, argv, started,
-                         std::move(phases));
+      int code = runRank(config, *flags, bootstrap, launcher, uri.text, run_id,
+                         redactStore(argv, flags->store, uri.text), started, std::move(phases));
       // Rank 0 stays until every rank has said it is done with the store: it may serve it, and
       // it removes the run's keys, so that a shared store keeps nothing of a successful run.
       if (rank != 0) {

@@ -210,6 +210,11 @@ OpenedStore openStore(const StoreUri& uri, int rank, Deadline deadline) {
     options.password = uri.password;
     options.db = uri.db;
     if (uri.ttl > 0) options.ttl = std::chrono::seconds(uri.ttl);
+    // A key must outlive the longest wait for it, or ranks would wait for keys that expired.
+    if (options.ttl < deadline.remaining()) {
+      throwUsage(fmt::format("store {}: ttl {}s is shorter than --timeout", uri.text, uri.ttl),
+                 "raise ttl or lower --timeout");
+    }
     // Requests after connecting get as long as the run gives any one wait (--timeout).
     options.request_timeout = std::max<std::chrono::milliseconds>(
         std::chrono::ceil<std::chrono::milliseconds>(deadline.remaining()),

@@ -41,6 +41,8 @@ TEST(PrefixStore, DescribeShowsInnerStoreAndPrefix) {
   HashStore inner;
   PrefixStore store(inner, "run1");
   EXPECT_EQ(store.describe(), "hash:?prefix=run1");
+  PrefixStore nested(store, "rdzv/a");
+  EXPECT_EQ(nested.describe(), "hash:?prefix=run1/rdzv/a");
 }
 
 TEST(PrefixStore, ExpiryNamesTheFullKey) {
