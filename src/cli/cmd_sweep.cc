@@ -160,11 +160,13 @@ int runSweep(const SweepFlags& f, const std::vector<std::string>& argv) {
     output = fmt::format("rdzvbench-sweep-{}.json", stamp);
   }
   fs::path parts = fs::path(output).replace_extension(".parts");
-  std::error_code ec;
-  fs::create_directories(parts, ec);
-  if (ec) throwRuntime(fmt::format("cannot create {}: {}", parts.string(), ec.message()));
   auto run_config = (parts / "run-config.json").string();
-  if (!f.dry_run) std::ofstream(run_config) << doc.dump(2) << "\n";
+  if (!f.dry_run) {
+    std::error_code ec;
+    fs::create_directories(parts, ec);
+    if (ec) throwRuntime(fmt::format("cannot create {}: {}", parts.string(), ec.message()));
+    std::ofstream(run_config) << doc.dump(2) << "\n";
+  }
 
   Report merged;
   merged.complete = false;
