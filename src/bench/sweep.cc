@@ -128,6 +128,7 @@ void runSweep(const BenchConfig& config, store::Bootstrap& bootstrap, Report& re
     context.connectFullMesh("mesh/" + name, timeout);
     auto& device = context.device();
     std::size_t protocol_sets = device.hasEngine() ? config.protocols.size() : 1;
+    if (events.connected) events.connected(name);
     const bool native = transport::transportInfo(name).native_collectives;
     for (const auto& [benchmark, algorithm] : seriesKinds(config, native)) {
       const bool collective = isCollective(benchmark);
@@ -166,6 +167,7 @@ void runSweep(const BenchConfig& config, store::Bootstrap& bootstrap, Report& re
                             formatSize(size)));
           auto measured = collective ? runCollective(context, config, benchmark, algorithm, size)
                                      : runPointToPoint(context, config, benchmark, size);
+          device.drain(Deadline::afterSeconds(config.timeout));
           auto gathered = bootstrap.gather(fmt::format("{}/result/{}", tag, size),
                                            store::toBytes(nlohmann::json(measured).dump()),
                                            Deadline::afterSeconds(config.timeout));

@@ -33,6 +33,9 @@ struct TransportOptions {
   ProgressMode progress = ProgressMode::Poll;
   std::string run_id;     // peers of another run are refused at connection time
   int socket_buffer = 0;  // SO_SNDBUF/SO_RCVBUF bytes; 0 leaves the kernel's autotuning
+  std::string provider;   // ofi: libfabric provider; empty: cxi if present, else the first
+  std::string ofi_mode = "native";  // ofi: native (tagged, the provider decides) or engine
+  double timeout = 60;              // seconds a posting call may wait for the provider's resources
 };
 
 // Registered memory that messages are sent from and received into. A message is matched
@@ -76,6 +79,10 @@ class Device {
   virtual void connect(int rank, const std::vector<Bytes>& addresses,
                        const std::vector<std::string>& hosts, Deadline deadline) = 0;
   virtual std::unique_ptr<Buffer> createBuffer(void* ptr, std::size_t size) = 0;
+  // Progresses until everything queued has left this process. A send can complete before
+  // its bytes are on the wire (inline data is copied), so a rank that stops progressing
+  // right after its last wait could strand them; call this before doing so.
+  virtual void drain(Deadline) {}
   // Transport details and counters for the report.
   virtual nlohmann::json details() const { return nlohmann::json::object(); }
   // Transports that run the protocol engine take its parameters between series (nothing

@@ -171,6 +171,13 @@ std::unique_ptr<Buffer> TcpDevice::createBuffer(void* ptr, std::size_t size) {
   return std::make_unique<TcpBuffer>(*this, ptr, size);
 }
 
+void TcpDevice::drain(Deadline deadline) {
+  auto queued = [&] {
+    return std::any_of(peers_.begin(), peers_.end(), [](const Peer& p) { return !p.out.empty(); });
+  };
+  while (queued()) progress(deadline, "queued frames to be written");
+}
+
 void TcpDevice::setProtocol(const engine::ProtocolParams& params) {
   engine::validate(params);
   if (!exposures_.empty() || (overflow_ && overflow_->bytesInUse() > 0))
@@ -600,9 +607,10 @@ void TcpDevice::progress(Deadline deadline, const char* what) {
   if (any) return;
   if ((spins_ & 255) == 0 || options_.progress == ProgressMode::Epoll) {
     if (deadline.expired())
-      throwRuntime(fmt::format("timed out waiting for {} ({})", what, pendingDescription()),
-                   "a peer is stuck or far slower than expected; raise --timeout if it is only "
-                   "slow");
+      throwRuntime(
+          fmt::format("timed out waiting for {} ({})", what, pendingDescription()),
+          "a peer is stuck, far slower than expected, or cut off by the network (a lost link "
+          "sends no reset, so only the timeout tells); raise --timeout if it is only slow");
   }
   if (yield_) sched_yield();
 }
