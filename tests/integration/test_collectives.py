@@ -1,5 +1,5 @@
-"""Collectives: every algorithm with --check on 2, 3, 4, 5 and 8 local ranks and under mpirun
-(tcp and the MPI library's own calls), every element type and operator, any broadcast root,
+"""Collectives: every algorithm with --check on 2, 3, 4, 5 and 8 local ranks, over ofi, and under
+mpirun (tcp and the MPI library's own calls), every element type and operator, any root,
 a corrupted result caught by --check, bad flags, and a rank killed in the middle of an
 allreduce."""
 
@@ -133,6 +133,19 @@ class Collectives(harness.TestCase):
         report = self.check_report(out, expected, sizes, 4)
         self.assertEqual(report["launcher"], "mpirun")
         self.assertIn("# mpi allreduce native", r.stdout)
+
+    def test_every_algorithm_over_ofi(self):
+        info = harness.run(["info"], timeout=30)
+        if not any(l.split()[:2] == ["ofi", "built"] for l in info.stdout.splitlines()):
+            self.skipTest("the ofi transport is not built")
+        sizes = [4, 100, 65536, 3 * (1 << 20) + 12]
+        out = self.path("r.json")
+        r = harness.run(["run", "--np", "3", "-t", "ofi", "--provider", "tcp",
+                         "-b", ",".join(COLLECTIVES), "-a", "all", "--check", "--sizes",
+                         ",".join(map(str, sizes)), "--iterations", "2", "--warmup", "1", "-q",
+                         "-o", out], timeout=300, env={"FI_TCP_IFACE": "lo"})
+        self.assertExit(r, 0)
+        self.check_report(out, [("ofi", b, a) for b in COLLECTIVES for a in BUILTIN[b]], sizes, 3)
 
     def test_mixed_with_point_to_point(self):
         out = self.path("r.json")
