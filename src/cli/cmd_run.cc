@@ -155,6 +155,9 @@ bench::BenchConfig validate(const RunFlags& f) {
   c.check = f.check;
   c.pairs = f.pairs;
   c.protocols = protocolSets(f);
+  for (const auto& p : c.protocols)
+    c.transport.max_first_frame =
+        std::max({c.transport.max_first_frame, p.switchPoint(), p.rdzv_eager_size, p.inject_size});
   c.transport.addr = f.addr;
   c.transport.provider = f.provider;
   if (f.ofi_mode != "native" && f.ofi_mode != "engine")
@@ -382,7 +385,8 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
                   "ofi: libfabric provider (tcp, shm, sockets, cxi…; default: cxi if present, "
                   "else the first RDM provider); with --iface, the domain (e.g. lo)");
   run->add_option("--ofi-mode", flags->ofi_mode,
-                  "ofi: native (tagged messages, the provider decides eager or rendezvous)")
+                  "ofi: native (tagged messages, the provider decides eager or rendezvous) or "
+                  "engine (rdzvbench's protocol engine over fi_send, the Get as fi_read)")
       ->capture_default_str();
   run->add_option("--config", flags->config,
                   "Sweep file (JSON with comments; keys are these flags' long names, e.g. "
