@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh --target rdzvbench
 mkdir -p results
-build/src/cli/rdzvbench run --np 2 --output results/quickstart.json "$@"
+build/src/cli/rdzvbench run --config configs/quick.json --np 2 --output results/quickstart.json "$@"
 if /usr/bin/python3 -c 'import jsonschema' 2>/dev/null; then
   /usr/bin/python3 - results/quickstart.json <<'PY'
 import json, sys, jsonschema

@@ -22,6 +22,8 @@ struct BenchConfig {
   bool pairs = false;            // with more than 2 ranks: rank i measures with i + n/2
   double timeout = 60;           // seconds any single wait may take
   transport::TransportOptions transport;
+  // Protocol engine parameter sets: one series per set on transports that run the engine.
+  std::vector<transport::engine::ProtocolParams> protocols{transport::engine::ProtocolParams{}};
 };
 
 // The point-to-point benchmarks rdzvbench knows.

@@ -18,6 +18,8 @@ struct SweepEvents {
   std::function<void(int step, int steps, const std::string& what)> progress;
   // On rank 0 after each finished row.
   std::function<void(const Series& series, const Row& row)> row;
+  // On rank 0 after each finished series.
+  std::function<void(const Series& series)> seriesDone;
 };
 
 // Combines what every rank measured for one size into a row (rank 0).

@@ -14,6 +14,7 @@
 #include "bench/sweep.h"
 #include "cli/commands.h"
 #include "cli/local_mode.h"
+#include "cli/sweep_file.h"
 #include "cli/table.h"
 #include "lib/error.h"
 #include "lib/size.h"
@@ -56,7 +57,57 @@ struct RunFlags {
   std::string socket_buffer = "0";
   std::string output;
   bool quiet = false;
+  std::string config;
+  // Protocol engine axes: each a comma list; the run sweeps their product.
+  std::string inject_size = "192";
+  std::string rdzv_threshold = "16384";
+  std::string rdzv_get_min = "2049";
+  std::string rdzv_eager_size = "2048";
+  std::string rdzv_proto = "default";
+  std::string oflow_buf_size = "12M";
+  std::string oflow_buf_count = "3";
 };
+
+std::vector<std::string> splitList(const std::string& text, const char* what);
+
+std::vector<std::uint64_t> byteCounts(const std::string& text, const char* what) {
+  std::vector<std::uint64_t> out;
+  for (const auto& item : splitList(text, what)) out.push_back(parseByteCount(item));
+  return out;
+}
+
+// The product of the protocol axes, each set checked against the provider's rules.
+std::vector<transport::engine::ProtocolParams> protocolSets(const RunFlags& f) {
+  std::vector<transport::engine::ProtocolParams> sets{{}};
+  auto expand = [&](const std::vector<std::uint64_t>& values, auto field) {
+    std::vector<transport::engine::ProtocolParams> next;
+    for (const auto& base : sets)
+      for (auto v : values) {
+        auto p = base;
+        p.*field = v;
+        next.push_back(p);
+      }
+    sets = std::move(next);
+  };
+  using P = transport::engine::ProtocolParams;
+  expand(byteCounts(f.inject_size, "--inject-size"), &P::inject_size);
+  expand(byteCounts(f.rdzv_threshold, "--rdzv-threshold"), &P::rdzv_threshold);
+  expand(byteCounts(f.rdzv_get_min, "--rdzv-get-min"), &P::rdzv_get_min);
+  expand(byteCounts(f.rdzv_eager_size, "--rdzv-eager-size"), &P::rdzv_eager_size);
+  expand(byteCounts(f.oflow_buf_size, "--oflow-buf-size"), &P::oflow_buf_size);
+  expand(byteCounts(f.oflow_buf_count, "--oflow-buf-count"), &P::oflow_buf_count);
+  std::vector<transport::engine::ProtocolParams> out;
+  for (const auto& proto : splitList(f.rdzv_proto, "--rdzv-proto"))
+    for (auto p : sets) {
+      p.rdzv_proto = transport::engine::parseProto(proto);
+      transport::engine::validate(p);
+      out.push_back(p);
+    }
+  if (out.size() > 1000)
+    throwUsage(fmt::format("the protocol axes expand to {} combinations", out.size()),
+               "sweep fewer values at once (at most 1000 combinations)");
+  return out;
+}
 
 std::vector<std::string> splitList(const std::string& text, const char* what) {
   std::vector<std::string> out;
@@ -104,6 +155,7 @@ bench::BenchConfig validate(const RunFlags& f) {
   c.timeout = f.timeout;
   c.check = f.check;
   c.pairs = f.pairs;
+  c.protocols = protocolSets(f);
   c.transport.addr = f.addr;
   c.transport.iface = f.iface;
   if (f.progress == "poll")
@@ -137,24 +189,36 @@ std::string hostName() {
   return host;
 }
 
+// Progress of a long sweep on stderr: one line rewritten in place on a terminal; plain
+// lines otherwise, at the first step and then at most every 10 s, so logs stay short.
 class Progress {
  public:
-  explicit Progress(bool enabled) : enabled_(enabled), start_(nowNs()) {}
+  Progress(bool enabled, bool terminal)
+      : enabled_(enabled), terminal_(terminal), start_(nowNs()), last_(0) {}
   void step(int k, int n, const std::string& what) {
     if (!enabled_) return;
-    double elapsed = static_cast<double>(nowNs() - start_) / 1e9;
+    auto now = nowNs();
+    double elapsed = static_cast<double>(now - start_) / 1e9;
     double left = k > 1 ? elapsed / (k - 1) * (n - k + 1) : 0;
-    fmt::print(stderr, "\r\033[K[{}/{}] {}  elapsed {:.0f}s, about {:.0f}s left", k, n, what,
-               elapsed, left);
+    auto text =
+        fmt::format("[{}/{}] {}  elapsed {:.0f}s, about {:.0f}s left", k, n, what, elapsed, left);
+    if (terminal_) {
+      fmt::print(stderr, "\r\033[K{}", text);
+    } else if (k == 1 || now - last_ > 10'000'000'000) {
+      fmt::print(stderr, "rdzvbench: {}\n", text);
+      last_ = now;
+    }
     std::fflush(stderr);
   }
   void done() {
-    if (enabled_) fmt::print(stderr, "\r\033[K");
+    if (enabled_ && terminal_) fmt::print(stderr, "\r\033[K");
   }
 
  private:
   bool enabled_;
+  bool terminal_;
   std::int64_t start_;
+  std::int64_t last_;
 };
 
 // One rank's run, once rank, size and the bootstrap are known.
@@ -173,16 +237,15 @@ int runRank(const bench::BenchConfig& config, const RunFlags& flags, store::Boot
   report.run_id = run_id;
   report.size = bootstrap.size();
   auto output = flags.output.empty() ? defaultOutput() : flags.output;
-  Progress progress(rank == 0 && !flags.quiet && isatty(STDERR_FILENO));
+  Progress progress(rank == 0 && !flags.quiet, isatty(STDERR_FILENO));
   bench::SweepEvents events;
   events.progress = [&](int k, int n, const std::string& what) { progress.step(k, n, what); };
-  const Series* last_series = nullptr;
   events.row = [&](const Series& series, const Row& row) {
     progress.done();
-    if (&series != last_series || series.rows.size() == 1) printSeriesHeader(stdout, series);
-    last_series = &series;
+    if (series.rows.size() == 1) printSeriesHeader(stdout, series);
     printRow(stdout, row);
   };
+  events.seriesDone = [&](const Series& series) { printSeriesFooter(stdout, series); };
   try {
     auto deadline = Deadline::afterSeconds(config.timeout);
     RankInfo me{rank, hostName(), static_cast<int>(getpid())};
@@ -282,8 +345,42 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
   run->add_option("-o,--output", flags->output,
                   "Report file (default: rdzvbench-<timestamp>.json)");
   run->add_flag("-q,--quiet", flags->quiet, "No progress line on stderr");
+  run->add_option("--config", flags->config,
+                  "Sweep file (JSON with comments; keys are these flags' long names, e.g. "
+                  "configs/thresholds.json); flags given here win");
+  auto* engine = "Protocol engine (tcp; comma lists are swept, defaults of CXI libfabric >= 2.4)";
+  run->add_option("--inject-size", flags->inject_size,
+                  "Messages up to this size travel inline with the header")
+      ->capture_default_str()
+      ->group(engine);
+  run->add_option("--rdzv-threshold", flags->rdzv_threshold,
+                  "T: with G, messages up to T+G bytes go eager (FI_CXI_RDZV_THRESHOLD)")
+      ->capture_default_str()
+      ->group(engine);
+  run->add_option("--rdzv-get-min", flags->rdzv_get_min,
+                  "G: smallest remainder worth a Get (FI_CXI_RDZV_GET_MIN)")
+      ->capture_default_str()
+      ->group(engine);
+  run->add_option("--rdzv-eager-size", flags->rdzv_eager_size,
+                  "E: payload bytes carried by a rendezvous' first frame (FI_CXI_RDZV_EAGER_SIZE)")
+      ->capture_default_str()
+      ->group(engine);
+  run->add_option("--rdzv-proto", flags->rdzv_proto,
+                  "default (Get at match, sender done when pulled) or alt_read (Get when "
+                  "processed, then a \"done\" message) (FI_CXI_RDZV_PROTO)")
+      ->capture_default_str()
+      ->group(engine);
+  run->add_option("--oflow-buf-size", flags->oflow_buf_size,
+                  "Size of each overflow buffer for unexpected data (FI_CXI_OFLOW_BUF_SIZE)")
+      ->capture_default_str()
+      ->group(engine);
+  run->add_option("--oflow-buf-count", flags->oflow_buf_count,
+                  "Overflow buffers kept posted (FI_CXI_OFLOW_BUF_COUNT)")
+      ->capture_default_str()
+      ->group(engine);
 
-  return [flags, argv]() -> int {
+  return [flags, argv, run]() -> int {
+    if (!flags->config.empty()) applySweepFile(*run, flags->config);
     auto config = validate(*flags);
     auto env = store::processEnv();
     auto launch = store::detectLauncher(env);

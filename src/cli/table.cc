@@ -23,4 +23,17 @@ void printRow(std::FILE* out, const Row& row) {
   std::fflush(out);
 }
 
+void printSeriesFooter(std::FILE* out, const Series& series) {
+  if (!series.details.contains("counters")) return;
+  const auto& c = series.details["counters"];
+  auto n = [&](const char* key) { return c.value(key, std::uint64_t{0}); };
+  fmt::print(out,
+             "  switch point {} B | messages: inline {}, eager {}, rendezvous {} | unexpected {}, "
+             "copied from overflow {} B, peak overflow {} B | gets {}, done {}\n",
+             series.details.value("switch_point", std::uint64_t{0}), n("inline_sent"),
+             n("eager_sent"), n("rendezvous_sent"), n("unexpected"), n("overflow_bytes_copied"),
+             n("peak_overflow_bytes"), n("gets"), n("done_sent"));
+  std::fflush(out);
+}
+
 }  // namespace rdzv::cli

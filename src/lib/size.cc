@@ -87,6 +87,11 @@ std::uint64_t parseSize(std::string_view text) {
   return value << shift;
 }
 
+std::uint64_t parseByteCount(std::string_view text) {
+  if (trim(text) == "0") return 0;
+  return parseSize(text);
+}
+
 std::vector<std::uint64_t> parseSizeList(std::string_view text) {
   std::vector<std::uint64_t> out;
   auto add = [&](std::uint64_t v) {
@@ -109,7 +114,14 @@ std::vector<std::uint64_t> parseSizeList(std::string_view text) {
     }
 
     const std::size_t c1 = item.find(':');
-    if (c1 == std::string_view::npos) {
+    if (equalsIgnoreCase(item.substr(0, c1 == item.npos ? 0 : c1), "around")) {
+      // Dense sampling around a switch point: where latency jumps, the exact byte matters.
+      const std::uint64_t center = parseBound(item.substr(c1 + 1), item);
+      for (std::uint64_t d : {64, 16, 4, 1})
+        if (center > d) add(center - d);
+      add(center);
+      for (std::uint64_t d : {1, 4, 16, 64}) add(center + d);
+    } else if (c1 == std::string_view::npos) {
       add(parseSize(item));
     } else {
       const std::size_t c2 = item.find(':', c1 + 1);

@@ -18,8 +18,11 @@ inline constexpr std::size_t kMaxSizeListValues = 100000;
 // Throws Usage naming `text` when it is not such a size.
 std::uint64_t parseSize(std::string_view text);
 
+// Like parseSize, but also accepts "0": for thresholds and counts where 0 means none.
+std::uint64_t parseByteCount(std::string_view text);
 // Parses a comma list whose items are a size, "A:B" (doubling from A up to B), "A:B:xF"
-// (multiplying by F >= 2) or "A:B:+S" (adding S). Returns the values sorted and deduplicated.
+// (multiplying by F >= 2) or "A:B:+S" (adding S), or "around:X" (X and X±1, ±4, ±16, ±64). Returns
+// the values sorted and deduplicated.
 std::vector<std::uint64_t> parseSizeList(std::string_view text);
 
 // "4K", "16M", "1G" when exact, else plain bytes ("193"); parseSize() reads it back unchanged.

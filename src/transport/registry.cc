@@ -14,7 +14,7 @@ namespace rdzv::transport {
 
 std::vector<TransportInfo> listTransports() {
   return {
-      {"tcp", true, ""},
+      {"tcp", true, "", true},
       {"mpi", build::kHaveMpi,
        build::kHaveMpi ? "needs an MPI launcher and --bootstrap mpi" : build::kWhyNoMpi},
       {"ofi", false,
@@ -24,6 +24,13 @@ std::vector<TransportInfo> listTransports() {
        build::kHaveIbverbs ? "libibverbs found, but the ibverbs transport is not implemented yet"
                            : build::kWhyNoIbverbs},
   };
+}
+
+TransportInfo transportInfo(const std::string& name) {
+  for (const auto& t : listTransports())
+    if (t.name == name) return t;
+  requireTransport(name);
+  return {};
 }
 
 void requireTransport(const std::string& name) {

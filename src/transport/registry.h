@@ -12,8 +12,12 @@ namespace rdzv::transport {
 struct TransportInfo {
   std::string name;
   bool built = false;
-  std::string why;  // why it is not built, or what it needs at run time
+  std::string why;      // why it is not built, or what it needs at run time
+  bool engine = false;  // runs rdzvbench's protocol engine (sweeps its parameters)
 };
+
+// The entry for `name`; Usage error for an unknown one.
+TransportInfo transportInfo(const std::string& name);
 
 // Every transport rdzvbench knows, built or not, in a stable order.
 std::vector<TransportInfo> listTransports();

@@ -12,6 +12,8 @@
 
 #include "lib/clock.h"
 #include "store/store.h"
+#include "transport/engine/overflow.h"
+#include "transport/engine/protocol.h"
 
 namespace rdzv::transport {
 
@@ -75,6 +77,11 @@ class Device {
   virtual std::unique_ptr<Buffer> createBuffer(void* ptr, std::size_t size) = 0;
   // Transport details and counters for the report.
   virtual nlohmann::json details() const { return nlohmann::json::object(); }
+  // Transports that run the protocol engine take its parameters between series (nothing
+  // may be in flight) and count what it did.
+  virtual bool hasEngine() const { return false; }
+  virtual void setProtocol(const engine::ProtocolParams&) {}
+  virtual engine::EngineCounters engineCounters() const { return {}; }
 };
 
 }  // namespace rdzv::transport

@@ -33,6 +33,7 @@ std::uint16_t wireVersion() {
 }  // namespace
 
 TcpDevice::TcpDevice(const TransportOptions& options) : options_(options) {
+  setProtocol(engine::ProtocolParams{});
   SockAddr bind_addr;
   if (!options_.addr.empty()) {
     listen_addr_ = parseIp(options_.addr, 0);
@@ -170,71 +171,188 @@ std::unique_ptr<Buffer> TcpDevice::createBuffer(void* ptr, std::size_t size) {
   return std::make_unique<TcpBuffer>(*this, ptr, size);
 }
 
+void TcpDevice::setProtocol(const engine::ProtocolParams& params) {
+  engine::validate(params);
+  if (!exposures_.empty() || (overflow_ && overflow_->bytesInUse() > 0))
+    throwRuntime("protocol parameters changed while messages are in flight");
+  params_ = params;
+  overflow_ = std::make_unique<engine::OverflowPool>(params.oflow_buf_size, params.oflow_buf_count);
+}
+
+engine::EngineCounters TcpDevice::engineCounters() const {
+  auto c = counters_;
+  c.peak_overflow_bytes = overflow_->peakBytesInUse();
+  return c;
+}
+
 nlohmann::json TcpDevice::details() const {
   return {{"listen", listen_addr_.text()},
           {"progress", options_.progress == ProgressMode::Poll ? "poll" : "epoll"},
           {"yield_when_idle", yield_},
           {"socket_buffer", options_.socket_buffer},
           {"wire_version", kWireVersion},
-          {"messages_sent", messages_sent_},
-          {"messages_received", messages_received_},
-          {"unexpected_messages", unexpected_messages_},
-          {"unexpected_bytes_copied", unexpected_bytes_copied_}};
+          {"overflow_buffers_allocated", overflow_->buffersAllocated()}};
+}
+
+TcpDevice::Peer& TcpDevice::peerFor(int peer, const char* what) {
+  if (peer < 0 || peer >= static_cast<int>(peers_.size()) || peer == self_)
+    throwRuntime(fmt::format("{} invalid peer {} (this is rank {} of {})", what, peer, self_,
+                             peers_.size()));
+  return peers_[peer];
 }
 
 void TcpDevice::postSend(TcpBuffer& buffer, int peer, const std::uint8_t* data, std::size_t length,
                          std::uint64_t tag) {
-  if (peer < 0 || peer >= static_cast<int>(peers_.size()) || peer == self_)
-    throwRuntime(
-        fmt::format("send to invalid peer {} (this is rank {} of {})", peer, self_, peers_.size()));
-  Peer& p = peers_[peer];
+  Peer& p = peerFor(peer, "send to");
   ++buffer.sends_pending_;
-  ++messages_sent_;
-  p.sends.push_back(SendOp{&buffer, data, length, MessageHeader{0, 0, tag, length}, 0});
-  if (p.sends.size() == 1) flush(p);
+  OutFrame frame;
+  frame.header = FrameHeader{kMessage, 0, 0, tag, length, 0};
+  switch (engine::choosePath(params_, length)) {
+    case engine::Path::Inline: {
+      ++counters_.inline_sent;
+      // Inline data is the caller's to reuse at once: written now, or copied if it can't be.
+      if (p.out.empty()) {
+        iovec iov[2] = {{&frame.header, sizeof frame.header},
+                        {const_cast<std::uint8_t*>(data), length}};
+        msghdr msg{};
+        msg.msg_iov = iov;
+        msg.msg_iovlen = length > 0 ? 2 : 1;
+        ssize_t n = ::sendmsg(p.fd.get(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+          lostPeer(p, std::strerror(errno));
+        frame.done = n > 0 ? static_cast<std::size_t>(n) : 0;
+      }
+      std::size_t total = sizeof frame.header + length;
+      if (frame.done < total) {
+        frame.owned.resize(total);
+        std::memcpy(frame.owned.data(), &frame.header, sizeof frame.header);
+        if (length > 0) std::memcpy(frame.owned.data() + sizeof frame.header, data, length);
+        queueFrame(p, std::move(frame));
+      }
+      completeSend(buffer);
+      return;
+    }
+    case engine::Path::Eager:
+      ++counters_.eager_sent;
+      frame.payload = data;
+      frame.payload_length = length;
+      frame.complete_on_write = &buffer;
+      queueFrame(p, std::move(frame));
+      return;
+    case engine::Path::Rendezvous: {
+      ++counters_.rendezvous_sent;
+      std::uint64_t id = next_exposure_++;
+      exposures_[id] = Exposure{&buffer, data, length, peer};
+      ++p.exposures;
+      auto eager = params_.rdzv_eager_size;
+      frame.header =
+          FrameHeader{kRendezvous,
+                      static_cast<std::uint16_t>(
+                          params_.rdzv_proto == engine::RdzvProto::AltRead ? kFlagAltRead : 0),
+                      static_cast<std::uint32_t>(eager),
+                      tag,
+                      length,
+                      id};
+      frame.payload = data;
+      frame.payload_length = eager;
+      queueFrame(p, std::move(frame));
+      return;
+    }
+  }
 }
 
 void TcpDevice::postRecv(TcpBuffer& buffer, int peer, std::uint8_t* data, std::size_t capacity,
                          std::uint64_t tag) {
-  if (peer < 0 || peer >= static_cast<int>(peers_.size()) || peer == self_)
-    throwRuntime(fmt::format("receive from invalid peer {} (this is rank {} of {})", peer, self_,
-                             peers_.size()));
-  Peer& p = peers_[peer];
+  Peer& p = peerFor(peer, "receive from");
   ++buffer.recvs_pending_;
   RecvOp op{&buffer, data, capacity, tag};
   for (auto it = p.unexpected.begin(); it != p.unexpected.end(); ++it) {
     if (it->claimed || it->tag != tag) continue;
-    if (it->data.size() > capacity)
+    if (it->length > capacity)
       throwRuntime(fmt::format("rank {} sent {} bytes with tag {}, but the receive holds only {}",
-                               peer, it->data.size(), tag, capacity));
+                               peer, it->length, tag, capacity));
     if (!it->complete) {
       it->claimed = true;
       it->claim = op;
-      return;
+    } else {
+      deliverUnexpected(p, it, op);
     }
-    std::memcpy(data, it->data.data(), it->data.size());
-    unexpected_bytes_copied_ += it->data.size();
-    p.unexpected.erase(it);
-    --buffer.recvs_pending_;
-    ++buffer.recvs_done_;
     return;
   }
   p.posted.push_back(op);
 }
 
+void TcpDevice::deliverUnexpected(Peer& p, std::list<Unexpected>::iterator it, const RecvOp& op) {
+  std::memcpy(op.data, it->slot.data, it->slot.length);
+  counters_.overflow_bytes_copied += it->slot.length;
+  overflow_->release(it->slot);
+  if (it->rendezvous) {
+    // An unexpected rendezvous: the Get is issued by software when the receive is
+    // processed, whatever the protocol (cxi-reference.md §2.2).
+    Pull pull{op.buffer, op.data, it->length, it->slot.length, it->alt_read};
+    issueGet(p, it->id, pull);
+  } else {
+    completeRecv(*op.buffer);
+  }
+  p.unexpected.erase(it);
+}
+
+void TcpDevice::issueGet(Peer& p, std::uint64_t id, const Pull& pull) {
+  ++counters_.gets;
+  p.pulls.emplace(id, pull);
+  OutFrame get;
+  get.header = FrameHeader{kGet, 0, 0, pull.eager, pull.length - pull.eager, id};
+  queueFrame(p, std::move(get));
+}
+
+void TcpDevice::completeRecv(TcpBuffer& buffer) {
+  --buffer.recvs_pending_;
+  ++buffer.recvs_done_;
+}
+
+void TcpDevice::completeSend(TcpBuffer& buffer) {
+  --buffer.sends_pending_;
+  ++buffer.sends_done_;
+}
+
+void TcpDevice::completeExposure(std::uint64_t id) {
+  auto it = exposures_.find(id);
+  if (it == exposures_.end()) throwRuntime(fmt::format("rendezvous {} completed twice", id));
+  completeSend(*it->second.buffer);
+  --peers_[it->second.peer].exposures;
+  exposures_.erase(it);
+}
+
+void TcpDevice::queueFrame(Peer& p, OutFrame frame) {
+  p.out.push_back(std::move(frame));
+  if (p.out.size() == 1) flush(p);
+}
+
+void TcpDevice::frameWritten(Peer&, OutFrame& frame) {
+  if (frame.complete_on_write) completeSend(*frame.complete_on_write);
+  if (frame.exposure_done) completeExposure(frame.exposure_done);
+}
+
 void TcpDevice::flush(Peer& p) {
-  while (!p.sends.empty()) {
-    SendOp& op = p.sends.front();
+  while (!p.out.empty()) {
+    OutFrame& f = p.out.front();
     iovec iov[2];
     int count = 1;
-    if (op.done < sizeof(MessageHeader)) {
-      iov[0] = {reinterpret_cast<std::uint8_t*>(&op.header) + op.done,
-                sizeof(MessageHeader) - op.done};
-      iov[1] = {const_cast<std::uint8_t*>(op.data), op.length};
-      count = op.length > 0 ? 2 : 1;
+    std::size_t total;
+    if (!f.owned.empty()) {
+      total = f.owned.size();
+      iov[0] = {f.owned.data() + f.done, total - f.done};
     } else {
-      std::size_t sent = op.done - sizeof(MessageHeader);
-      iov[0] = {const_cast<std::uint8_t*>(op.data) + sent, op.length - sent};
+      total = sizeof(FrameHeader) + f.payload_length;
+      if (f.done < sizeof(FrameHeader)) {
+        iov[0] = {reinterpret_cast<std::uint8_t*>(&f.header) + f.done,
+                  sizeof(FrameHeader) - f.done};
+        iov[1] = {const_cast<std::uint8_t*>(f.payload), f.payload_length};
+        count = f.payload_length > 0 ? 2 : 1;
+      } else {
+        std::size_t sent = f.done - sizeof(FrameHeader);
+        iov[0] = {const_cast<std::uint8_t*>(f.payload) + sent, f.payload_length - sent};
+      }
     }
     msghdr msg{};
     msg.msg_iov = iov;
@@ -245,17 +363,17 @@ void TcpDevice::flush(Peer& p) {
       if (errno == EINTR) continue;
       lostPeer(p, std::strerror(errno));
     }
-    op.done += static_cast<std::size_t>(n);
-    if (op.done < sizeof(MessageHeader) + op.length) break;  // the socket is full
-    --op.buffer->sends_pending_;
-    ++op.buffer->sends_done_;
-    p.sends.pop_front();
+    f.done += static_cast<std::size_t>(n);
+    if (f.done < total) break;  // the socket is full
+    OutFrame written = std::move(f);
+    p.out.pop_front();
+    frameWritten(p, written);
   }
   if (options_.progress == ProgressMode::Epoll) updateWriteInterest(p);
 }
 
 void TcpDevice::updateWriteInterest(Peer& p) {
-  bool want = !p.sends.empty();
+  bool want = !p.out.empty();
   if (want == p.want_write) return;
   epoll_event ev{};
   ev.events = EPOLLIN | (want ? EPOLLOUT : 0u);
@@ -270,7 +388,7 @@ bool TcpDevice::readPeer(Peer& p) {
   while (true) {
     std::uint8_t* into;
     std::size_t room;
-    bool direct = p.in_message && p.staged_begin == p.staged_end && p.remaining >= kDirectReadBytes;
+    bool direct = p.in_frame && p.staged_begin == p.staged_end && p.remaining >= kDirectReadBytes;
     if (direct) {
       into = p.dst;
       room = p.remaining;
@@ -296,7 +414,7 @@ bool TcpDevice::readPeer(Peer& p) {
     if (direct) {
       p.dst += n;
       p.remaining -= static_cast<std::size_t>(n);
-      if (p.remaining == 0) finishMessage(p);
+      if (p.remaining == 0) finishFrame(p);
     } else {
       p.staged_end += static_cast<std::size_t>(n);
       consumeStaged(p);
@@ -310,12 +428,12 @@ bool TcpDevice::readPeer(Peer& p) {
 void TcpDevice::consumeStaged(Peer& p) {
   while (true) {
     std::size_t avail = p.staged_end - p.staged_begin;
-    if (!p.in_message) {
-      if (avail < sizeof(MessageHeader)) return;
-      MessageHeader header;
+    if (!p.in_frame) {
+      if (avail < sizeof(FrameHeader)) return;
+      FrameHeader header;
       std::memcpy(&header, p.staging.data() + p.staged_begin, sizeof header);
       p.staged_begin += sizeof header;
-      startMessage(p, header);
+      startFrame(p, header);
     } else {
       if (avail == 0) return;
       std::size_t n = std::min(avail, p.remaining);
@@ -323,73 +441,150 @@ void TcpDevice::consumeStaged(Peer& p) {
       p.staged_begin += n;
       p.dst += n;
       p.remaining -= n;
-      if (p.remaining == 0) finishMessage(p);
+      if (p.remaining == 0) finishFrame(p);
     }
   }
 }
 
-void TcpDevice::startMessage(Peer& p, const MessageHeader& header) {
-  if (header.kind != 0)
-    lostPeer(p, fmt::format("protocol error: unknown message kind {}", header.kind));
-  ++messages_received_;
-  p.in_message = true;
-  p.remaining = header.length;
-  auto match = std::find_if(p.posted.begin(), p.posted.end(),
-                            [&](const RecvOp& op) { return op.tag == header.tag; });
-  if (match != p.posted.end()) {
-    if (header.length > match->capacity)
-      throwRuntime(fmt::format("rank {} sent {} bytes with tag {}, but the receive holds only {}",
-                               p.rank, header.length, header.tag, match->capacity));
-    p.matched = true;
-    p.current_op = *match;
-    p.dst = match->data;
-    p.posted.erase(match);
-  } else {
-    ++unexpected_messages_;
-    p.matched = false;
-    p.unexpected.push_back(Unexpected{header.tag, std::vector<std::uint8_t>(header.length)});
-    p.current_unexpected = std::prev(p.unexpected.end());
-    p.dst = p.current_unexpected->data.data();
+void TcpDevice::startFrame(Peer& p, const FrameHeader& h) {
+  p.in_frame = true;
+  p.header = h;
+  p.sink = Sink::None;
+  p.remaining = 0;
+  switch (h.kind) {
+    case kMessage:
+    case kRendezvous:
+      matchFirstFrame(p, h);
+      break;
+    case kGet: {
+      auto it = exposures_.find(h.id);
+      if (it == exposures_.end() || it->second.peer != p.rank ||
+          h.tag + h.length > it->second.length)
+        lostPeer(p, fmt::format("protocol error: Get of unknown rendezvous {}", h.id));
+      OutFrame reply;
+      reply.header = FrameHeader{kGetReply, 0, 0, h.tag, h.length, h.id};
+      reply.payload = it->second.data + h.tag;
+      reply.payload_length = h.length;
+      // With the default protocol the sender is done once its data has been pulled.
+      if (params_.rdzv_proto == engine::RdzvProto::Default) reply.exposure_done = h.id;
+      queueFrame(p, std::move(reply));
+      break;
+    }
+    case kGetReply: {
+      auto it = p.pulls.find(h.id);
+      if (it == p.pulls.end() || h.tag + h.length > it->second.length)
+        lostPeer(p, fmt::format("protocol error: reply to unknown Get {}", h.id));
+      p.sink = Sink::Pull;
+      p.dst = it->second.data + h.tag;
+      p.remaining = h.length;
+      break;
+    }
+    case kDone:
+      if (!exposures_.count(h.id))
+        lostPeer(p, fmt::format("protocol error: done for unknown rendezvous {}", h.id));
+      completeExposure(h.id);
+      break;
+    default:
+      lostPeer(p, fmt::format("protocol error: unknown frame kind {}", h.kind));
   }
-  if (header.length == 0) finishMessage(p);
+  if (p.remaining == 0) finishFrame(p);
 }
 
-void TcpDevice::finishMessage(Peer& p) {
-  p.in_message = false;
-  if (p.matched) {
-    --p.current_op.buffer->recvs_pending_;
-    ++p.current_op.buffer->recvs_done_;
+void TcpDevice::matchFirstFrame(Peer& p, const FrameHeader& h) {
+  bool rendezvous = h.kind == kRendezvous;
+  std::uint64_t carried = rendezvous ? h.eager : h.length;
+  auto match = std::find_if(p.posted.begin(), p.posted.end(),
+                            [&](const RecvOp& op) { return op.tag == h.tag; });
+  if (match != p.posted.end()) {
+    if (h.length > match->capacity)
+      throwRuntime(fmt::format("rank {} sent {} bytes with tag {}, but the receive holds only {}",
+                               p.rank, h.length, h.tag, match->capacity));
+    p.sink = Sink::Matched;
+    p.current_op = *match;
+    p.dst = match->data;
+    p.remaining = carried;
+    p.posted.erase(match);
+    // Default protocol: the Get goes out as soon as the first frame matches (the CXI NIC
+    // issues it in hardware); alt_read waits until the frame has been processed.
+    if (rendezvous && !(h.flags & kFlagAltRead))
+      issueGet(p, h.id, Pull{p.current_op.buffer, p.current_op.data, h.length, h.eager, false});
     return;
   }
-  auto it = p.current_unexpected;
-  it->complete = true;
-  if (!it->claimed) return;
-  std::memcpy(it->claim.data, it->data.data(), it->data.size());
-  unexpected_bytes_copied_ += it->data.size();
-  --it->claim.buffer->recvs_pending_;
-  ++it->claim.buffer->recvs_done_;
-  p.unexpected.erase(it);
+  ++counters_.unexpected;
+  Unexpected u;
+  u.tag = h.tag;
+  u.rendezvous = rendezvous;
+  u.alt_read = (h.flags & kFlagAltRead) != 0;
+  u.length = h.length;
+  u.id = h.id;
+  u.slot = overflow_->allocate(carried);
+  p.unexpected.push_back(u);
+  p.current_unexpected = std::prev(p.unexpected.end());
+  p.sink = Sink::Unexpected;
+  p.dst = u.slot.data;
+  p.remaining = carried;
+}
+
+void TcpDevice::finishFrame(Peer& p) {
+  p.in_frame = false;
+  const FrameHeader& h = p.header;
+  switch (p.sink) {
+    case Sink::Matched:
+      if (h.kind == kMessage)
+        completeRecv(*p.current_op.buffer);
+      else if (h.flags & kFlagAltRead)
+        issueGet(p, h.id, Pull{p.current_op.buffer, p.current_op.data, h.length, h.eager, true});
+      break;
+    case Sink::Unexpected: {
+      auto it = p.current_unexpected;
+      it->complete = true;
+      if (it->claimed) deliverUnexpected(p, it, it->claim);
+      break;
+    }
+    case Sink::Pull: {
+      auto it = p.pulls.find(h.id);
+      // A Get is answered by one reply, so the pull is complete with it.
+      Pull pull = it->second;
+      p.pulls.erase(it);
+      completeRecv(*pull.buffer);
+      if (pull.alt_read) {
+        ++counters_.done_sent;
+        OutFrame done;
+        done.header = FrameHeader{kDone, 0, 0, 0, 0, h.id};
+        queueFrame(p, std::move(done));
+      }
+      break;
+    }
+    case Sink::None:
+      break;
+  }
+  p.sink = Sink::None;
+}
+
+bool TcpDevice::active(const Peer& p) const {
+  return !p.posted.empty() || p.in_frame || !p.pulls.empty() || p.exposures > 0;
 }
 
 void TcpDevice::progress(Deadline deadline, const char* what) {
   bool any = false;
-  bool active = false;
+  bool busy = false;
   for (auto& p : peers_) {
     if (!p.fd) continue;
-    if (!p.sends.empty()) {
-      auto before = p.sends.size();
+    if (!p.out.empty()) {
+      auto before = p.out.size();
+      auto done = p.out.front().done;
       flush(p);
-      any |= p.sends.size() != before;
+      any |= p.out.size() != before || (!p.out.empty() && p.out.front().done != done);
     }
     // In poll mode, reading the sockets we expect data on directly saves the epoll_wait
     // syscall per spin; the others are looked at every 64 spins below.
-    if (options_.progress == ProgressMode::Poll && (!p.posted.empty() || p.in_message)) {
-      active = true;
+    if (options_.progress == ProgressMode::Poll && active(p)) {
+      busy = true;
       any |= readPeer(p);
     }
   }
   ++spins_;
-  bool poll_all = options_.progress == ProgressMode::Epoll || !active || (spins_ & 63) == 0;
+  bool poll_all = options_.progress == ProgressMode::Epoll || !busy || (spins_ & 63) == 0;
   if (poll_all) {
     int timeout =
         (options_.progress == ProgressMode::Epoll && !any) ? deadline.remainingMs(100) : 0;
@@ -405,9 +600,9 @@ void TcpDevice::progress(Deadline deadline, const char* what) {
   if (any) return;
   if ((spins_ & 255) == 0 || options_.progress == ProgressMode::Epoll) {
     if (deadline.expired())
-      throwRuntime(
-          fmt::format("timed out waiting for {} ({})", what, pendingDescription()),
-          "a peer is stuck or far slower than expected; raise --timeout if it is only slow");
+      throwRuntime(fmt::format("timed out waiting for {} ({})", what, pendingDescription()),
+                   "a peer is stuck or far slower than expected; raise --timeout if it is only "
+                   "slow");
   }
   if (yield_) sched_yield();
 }
@@ -415,8 +610,8 @@ void TcpDevice::progress(Deadline deadline, const char* what) {
 std::string TcpDevice::pendingDescription() const {
   std::vector<int> recv_from, send_to;
   for (const auto& p : peers_) {
-    if (!p.posted.empty() || p.in_message) recv_from.push_back(p.rank);
-    if (!p.sends.empty()) send_to.push_back(p.rank);
+    if (!p.posted.empty() || p.in_frame || !p.pulls.empty()) recv_from.push_back(p.rank);
+    if (!p.out.empty() || p.exposures > 0) send_to.push_back(p.rank);
   }
   std::string out;
   if (!recv_from.empty())

@@ -1,14 +1,19 @@
 #pragma once
 // The tcp transport: one non-blocking socket per peer, progressed by the waiting thread
-// (busy-poll or epoll), messages framed by wire.h and matched by (peer, tag).
+// (busy-poll or epoll), running the protocol engine: inline and eager messages travel whole,
+// a rendezvous sends its first E bytes and the receiver pulls the rest with a Get that the
+// sender answers by streaming the bytes from the exposed send buffer.
 
 #include <cstdint>
 #include <deque>
 #include <list>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "transport/engine/overflow.h"
+#include "transport/engine/protocol.h"
 #include "transport/tcp/socket.h"
 #include "transport/tcp/wire.h"
 #include "transport/transport.h"
@@ -28,6 +33,9 @@ class TcpDevice : public Device {
                Deadline deadline) override;
   std::unique_ptr<Buffer> createBuffer(void* ptr, std::size_t size) override;
   nlohmann::json details() const override;
+  bool hasEngine() const override { return true; }
+  void setProtocol(const engine::ProtocolParams& params) override;
+  engine::EngineCounters engineCounters() const override;
 
   void postSend(TcpBuffer& buffer, int peer, const std::uint8_t* data, std::size_t length,
                 std::uint64_t tag);
@@ -38,12 +46,15 @@ class TcpDevice : public Device {
   void progress(Deadline deadline, const char* what);
 
  private:
-  struct SendOp {
-    TcpBuffer* buffer;
-    const std::uint8_t* data;
-    std::size_t length;
-    MessageHeader header;
-    std::size_t done;  // bytes written, header included
+  // A frame waiting to be written, header first, then its payload.
+  struct OutFrame {
+    FrameHeader header{};
+    const std::uint8_t* payload = nullptr;
+    std::size_t payload_length = 0;
+    std::size_t done = 0;                    // bytes written, header included
+    std::vector<std::uint8_t> owned;         // an inline frame's copy (header and payload)
+    TcpBuffer* complete_on_write = nullptr;  // eager: the send completes once written
+    std::uint64_t exposure_done = 0;         // default rendezvous: written reply completes it
   };
   struct RecvOp {
     TcpBuffer* buffer;
@@ -51,27 +62,51 @@ class TcpDevice : public Device {
     std::size_t capacity;
     std::uint64_t tag;
   };
-  // A message that arrived before its receive was posted.
+  // A first frame that arrived before its receive was posted; its payload (all of an eager
+  // message, the E bytes of a rendezvous) sits in overflow space.
   struct Unexpected {
-    std::uint64_t tag;
-    std::vector<std::uint8_t> data;
+    std::uint64_t tag = 0;
+    bool rendezvous = false;
+    bool alt_read = false;
+    std::uint64_t length = 0;  // the whole message
+    std::uint64_t id = 0;      // the sender's exposure, for a rendezvous
+    engine::OverflowPool::Slot slot;
     bool complete = false;
-    bool claimed = false;  // a receive is waiting for the rest of it
+    bool claimed = false;  // a receive waits for the rest of its payload
     RecvOp claim{};
   };
+  // A rendezvous receive waiting for its pulled bytes.
+  struct Pull {
+    TcpBuffer* buffer;
+    std::uint8_t* data;
+    std::uint64_t length;
+    std::uint64_t eager;
+    bool alt_read;
+  };
+  // A rendezvous send whose buffer the peer may pull from.
+  struct Exposure {
+    TcpBuffer* buffer;
+    const std::uint8_t* data;
+    std::uint64_t length;
+    int peer;
+  };
+  enum class Sink { Matched, Unexpected, Pull, None };
   struct Peer {
     int rank = -1;
     std::string host;
     Fd fd;
     bool want_write = false;  // EPOLLOUT registered
-    std::deque<SendOp> sends;
+    std::deque<OutFrame> out;
     std::deque<RecvOp> posted;
     std::list<Unexpected> unexpected;
-    // The message being read.
-    bool in_message = false;
+    std::unordered_map<std::uint64_t, Pull> pulls;  // by the sender's exposure id
+    std::size_t exposures = 0;                      // ours, pullable by this peer
+    // The frame being read.
+    bool in_frame = false;
+    FrameHeader header{};
+    Sink sink = Sink::None;
     std::uint8_t* dst = nullptr;
     std::size_t remaining = 0;
-    bool matched = false;  // true: reading into current_op; false: into current_unexpected
     RecvOp current_op{};
     std::list<Unexpected>::iterator current_unexpected;
     // Bytes read from the socket but not yet consumed.
@@ -85,17 +120,32 @@ class TcpDevice : public Device {
   void exchangeHello(int fd, int rank, int size, bool initiator, int expected_peer,
                      Deadline deadline, int& peer_rank);
   void activate(Peer& peer);
+  Peer& peerFor(int peer, const char* what);
+  void queueFrame(Peer& peer, OutFrame frame);
   void flush(Peer& peer);
+  void frameWritten(Peer& peer, OutFrame& frame);
   // Reads what the socket has; returns whether anything was read.
   bool readPeer(Peer& peer);
   void consumeStaged(Peer& peer);
-  void startMessage(Peer& peer, const MessageHeader& header);
-  void finishMessage(Peer& peer);
+  void startFrame(Peer& peer, const FrameHeader& header);
+  void finishFrame(Peer& peer);
+  void matchFirstFrame(Peer& peer, const FrameHeader& header);
+  void deliverUnexpected(Peer& peer, std::list<Unexpected>::iterator it, const RecvOp& op);
+  void issueGet(Peer& peer, std::uint64_t id, const Pull& pull);
+  void completeRecv(TcpBuffer& buffer);
+  void completeSend(TcpBuffer& buffer);
+  void completeExposure(std::uint64_t id);
+  bool active(const Peer& peer) const;
   void updateWriteInterest(Peer& peer);
   [[noreturn]] void lostPeer(const Peer& peer, const std::string& cause);
   std::string pendingDescription() const;
 
   TransportOptions options_;
+  engine::ProtocolParams params_;
+  std::unique_ptr<engine::OverflowPool> overflow_;
+  engine::EngineCounters counters_;
+  std::unordered_map<std::uint64_t, Exposure> exposures_;
+  std::uint64_t next_exposure_ = 1;
   SockAddr listen_addr_;
   Fd listen_fd_;
   Fd epoll_fd_;
@@ -103,11 +153,6 @@ class TcpDevice : public Device {
   int self_ = -1;
   bool yield_ = false;  // more ranks on this host than cores: give the core away when idle
   std::uint64_t spins_ = 0;
-  // Counters for the report.
-  std::uint64_t messages_sent_ = 0;
-  std::uint64_t messages_received_ = 0;
-  std::uint64_t unexpected_messages_ = 0;
-  std::uint64_t unexpected_bytes_copied_ = 0;
 };
 
 class TcpBuffer : public Buffer {
