@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <optional>
 #include <set>
 #include <tuple>
@@ -11,6 +12,7 @@
 
 #include "lib/error.h"
 #include "lib/size.h"
+#include "lib/stats.h"
 
 namespace rdzv {
 
@@ -24,10 +26,20 @@ constexpr double kEpsilon = 1e-9;
 
 std::string quoted(const std::string& s) { return "\"" + s + "\""; }
 
-double range(const std::vector<double>& values) {
-  if (values.size() < 2) return 0;
-  const auto [lo, hi] = std::minmax_element(values.begin(), values.end());
-  return *hi - *lo;
+// Median absolute deviations that make a row's spread: 3 MAD is about 2 standard deviations
+// for normal noise, and unlike the range it ignores one outlying trial.
+constexpr double kSpreadMads = 3;
+
+// The spread of one row's trials on a log scale (see judgeMetric); 0 for fewer than two.
+double logSpread(const std::vector<double>& trials) {
+  std::vector<double> logs;
+  for (double v : trials)
+    if (std::isfinite(v) && v > 0) logs.push_back(std::log(v));
+  if (logs.size() < 2) return 0;
+  const double center = median(logs);
+  std::vector<double> deviations;
+  for (double l : logs) deviations.push_back(std::abs(l - center));
+  return kSpreadMads * median(std::move(deviations));
 }
 
 // A positive finite number at `pointer` in `row`, or nothing: absent fields and rows that
@@ -186,12 +198,15 @@ MetricChange judgeMetric(const MetricInfo& metric, double base, double now,
   c.base_trials = static_cast<int>(base_trials.size());
   c.new_trials = static_cast<int>(new_trials.size());
   c.change = base > 0 ? (now - base) / base : 0;
-  const double spread = std::max(range(base_trials), range(new_trials));
-  c.noise = base > 0 ? spread / base : 0;
+  // On a log scale a halving and a doubling weigh the same, for latency and bandwidth alike.
+  const double spread = std::max(logSpread(base_trials), logSpread(new_trials));
+  c.noise = std::expm1(spread);
+  const double magnitude = base > 0 && now > 0 ? std::abs(std::log(now / base))
+                                               : std::numeric_limits<double>::infinity();
   const double worse = metric.lower_is_better ? c.change : -c.change;
   if (std::abs(c.change) <= tolerance + kEpsilon)
     c.verdict = Verdict::Same;
-  else if (std::abs(now - base) <= spread * (1 + kEpsilon))
+  else if (magnitude <= spread + kEpsilon)
     c.verdict = Verdict::Noise;
   else
     c.verdict = worse > 0 ? Verdict::Regressed : Verdict::Improved;

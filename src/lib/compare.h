@@ -61,15 +61,18 @@ struct MetricChange {
   double now = 0;
   double change = 0;     // (now - base) / base
   double tolerance = 0;  // fraction
-  double noise = 0;      // larger of the two rows' trial ranges, as a fraction of base
+  double noise = 0;      // larger of the two rows' trial spreads, as a fraction (see judgeMetric)
   int base_trials = 0;   // 0 when the row was measured once
   int new_trials = 0;
   Verdict verdict = Verdict::Same;
 };
 
 // Judges one metric. `base_trials`/`new_trials` are the per-trial values (may be empty). A
-// change counts only when it exceeds both the tolerance and the larger trial range, because
-// a difference the trials themselves show between runs of one build is not evidence.
+// change counts only when it exceeds the tolerance and the larger of the two rows' trial
+// spreads, because a difference the trials of one build show among themselves is no
+// evidence. A row's spread is 3 median absolute deviations of the logarithms of its trials
+// (about two standard deviations, on the ratio scale latency and bandwidth vary on), so one
+// stalled trial does not hide a real change; it is 0 for fewer than two trials.
 MetricChange judgeMetric(const MetricInfo& metric, double base, double now,
                          const std::vector<double>& base_trials,
                          const std::vector<double>& new_trials, double tolerance);

@@ -137,7 +137,8 @@ class Compare(harness.TestCase):
         metric = doc["series"][0]["rows"][0]["metrics"][0]
         self.assertEqual(metric["verdict"], "noise")
         self.assertAlmostEqual(metric["change_pct"], 20.0)
-        self.assertAlmostEqual(metric["noise_pct"], 35.0)
+        # 3 median absolute deviations of the trials' logarithms: 3 * ln(10 / 9).
+        self.assertAlmostEqual(metric["noise_pct"], ((10 / 9) ** 3 - 1) * 100)
         self.assertEqual(metric["base_trials"], 3)
         # The same +20% with tight trials is a regression.
         new["series"][0]["rows"][0] = row(8, 12.0, 0.8, [(12.0, 0.8), (11.9, 0.8), (12.1, 0.8)])

@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -118,10 +119,11 @@ TEST(JudgeMetric, BandwidthDownIsARegression) {
 
 TEST(JudgeMetric, AChangeWithinTheTrialsSpreadIsNoise) {
   const auto& lat = metric("latency_p50_us");
-  // BASE trials range over 3 us: a 2 us (20%) rise is no evidence.
+  // BASE trials vary by 10-20%: a 20% rise is no evidence. The spread is 3 median absolute
+  // deviations of the logarithms: here 3 * ln(10/9).
   auto c = judgeMetric(lat, 10, 12, {9, 10, 12}, {12, 12.1, 11.9}, 0.05);
   EXPECT_EQ(c.verdict, Verdict::Noise);
-  EXPECT_NEAR(c.noise, 0.3, 1e-12);
+  EXPECT_NEAR(c.noise, std::pow(10.0 / 9, 3) - 1, 1e-12);
   EXPECT_EQ(c.base_trials, 3);
   EXPECT_EQ(c.new_trials, 3);
   // The NEW side's spread counts as well.
@@ -129,6 +131,14 @@ TEST(JudgeMetric, AChangeWithinTheTrialsSpreadIsNoise) {
   // Tight trials: the same change is a regression.
   EXPECT_EQ(judgeMetric(lat, 10, 12, {9.9, 10, 10.1}, {11.9, 12, 12.1}, 0.05).verdict,
             Verdict::Regressed);
+  // One stalled trial does not make the spread: the median deviation ignores it.
+  EXPECT_EQ(judgeMetric(lat, 10, 12.1, {10, 10.1, 9.9}, {12, 12.1, 50}, 0.05).verdict,
+            Verdict::Regressed);
+  // Bandwidth noise is judged on the same ratio scale: a 1000x drop stays a regression.
+  EXPECT_EQ(
+      judgeMetric(metric("bandwidth_mbps"), 1e6, 1e3, {9e5, 1e6, 1.1e6}, {1e2, 1e3, 5e3}, 0.05)
+          .verdict,
+      Verdict::Regressed);
   // Within the tolerance stays "same" however noisy.
   EXPECT_EQ(judgeMetric(lat, 10, 10.2, {5, 15}, {}, 0.05).verdict, Verdict::Same);
 }
@@ -166,8 +176,8 @@ TEST(CompareRows, ReadsTrialsByMetricName) {
   const auto r = compareRows(base, now, Tolerances{});
   ASSERT_EQ(r.metrics.size(), 2u);
   EXPECT_EQ(r.metrics[0].verdict, Verdict::Noise);
-  EXPECT_NEAR(r.metrics[0].noise, 0.4, 1e-12);
-  EXPECT_NEAR(r.metrics[1].noise, 0.2, 1e-12);
+  EXPECT_NEAR(r.metrics[0].noise, std::pow(10.0 / 9, 3) - 1, 1e-12);
+  EXPECT_NEAR(r.metrics[1].noise, std::pow(1.1, 3) - 1, 1e-12);
   EXPECT_EQ(r.metrics[1].base_trials, 3);
   EXPECT_EQ(r.metrics[1].new_trials, 2);
 }
