@@ -164,6 +164,7 @@ void runSweep(const BenchConfig& config, store::Bootstrap& bootstrap, Report& re
                       "{} {} {}{}", name, benchmark, formatSize(size),
                       config.repeat > 1 ? fmt::format(" trial {}/{}", trial, config.repeat) : ""));
             auto measured = runPointToPoint(context, config, benchmark, size);
+            device.drain(Deadline::afterSeconds(config.timeout));
             auto gathered = bootstrap.gather(fmt::format("{}/result/{}/{}", tag, size, trial),
                                              store::toBytes(nlohmann::json(measured).dump()),
                                              Deadline::afterSeconds(config.timeout));

@@ -75,6 +75,10 @@ class Device {
   virtual void connect(int rank, const std::vector<Bytes>& addresses,
                        const std::vector<std::string>& hosts, Deadline deadline) = 0;
   virtual std::unique_ptr<Buffer> createBuffer(void* ptr, std::size_t size) = 0;
+  // Progresses until everything queued has left this process. A send can complete before
+  // its bytes are on the wire (inline data is copied), so a rank that stops progressing
+  // right after its last wait could strand them; call this before doing so.
+  virtual void drain(Deadline) {}
   // Transport details and counters for the report.
   virtual nlohmann::json details() const { return nlohmann::json::object(); }
   // Transports that run the protocol engine take its parameters between series (nothing

@@ -171,6 +171,13 @@ std::unique_ptr<Buffer> TcpDevice::createBuffer(void* ptr, std::size_t size) {
   return std::make_unique<TcpBuffer>(*this, ptr, size);
 }
 
+void TcpDevice::drain(Deadline deadline) {
+  auto queued = [&] {
+    return std::any_of(peers_.begin(), peers_.end(), [](const Peer& p) { return !p.out.empty(); });
+  };
+  while (queued()) progress(deadline, "queued frames to be written");
+}
+
 void TcpDevice::setProtocol(const engine::ProtocolParams& params) {
   engine::validate(params);
   if (!exposures_.empty() || (overflow_ && overflow_->bytesInUse() > 0))

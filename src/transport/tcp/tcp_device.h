@@ -32,6 +32,7 @@ class TcpDevice : public Device {
   void connect(int rank, const std::vector<Bytes>& addresses, const std::vector<std::string>& hosts,
                Deadline deadline) override;
   std::unique_ptr<Buffer> createBuffer(void* ptr, std::size_t size) override;
+  void drain(Deadline deadline) override;
   nlohmann::json details() const override;
   bool hasEngine() const override { return true; }
   void setProtocol(const engine::ProtocolParams& params) override;
