@@ -58,6 +58,8 @@ struct RunFlags {
   std::string output;
   bool quiet = false;
   std::string config;
+  std::string provider;
+  std::string ofi_mode = "native";
   // Protocol engine axes: each a comma list; the run sweeps their product.
   std::string inject_size = "192";
   std::string rdzv_threshold = "16384";
@@ -157,6 +159,11 @@ bench::BenchConfig validate(const RunFlags& f) {
   c.pairs = f.pairs;
   c.protocols = protocolSets(f);
   c.transport.addr = f.addr;
+  c.transport.provider = f.provider;
+  if (f.ofi_mode != "native" && f.ofi_mode != "engine")
+    throwUsage(fmt::format("invalid --ofi-mode \"{}\"", f.ofi_mode), "use native or engine");
+  c.transport.ofi_mode = f.ofi_mode;
+  c.transport.timeout = f.timeout;
   c.transport.iface = f.iface;
   if (f.progress == "poll")
     c.transport.progress = transport::ProgressMode::Poll;
@@ -297,7 +304,7 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
   auto flags = std::make_shared<RunFlags>();
   auto* run = app.add_subcommand("run", "Run a sweep of benchmarks over transports and sizes");
   run->add_option("-t,--transport", flags->transports,
-                  "Transports, comma-separated: tcp, mpi (see `rdzvbench info`)")
+                  "Transports, comma-separated: tcp, ofi, mpi (see `rdzvbench info`)")
       ->capture_default_str();
   run->add_option("-b,--benchmark", flags->benchmarks, "Benchmarks: latency, bw, bibw")
       ->capture_default_str();
@@ -345,6 +352,12 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
   run->add_option("-o,--output", flags->output,
                   "Report file (default: rdzvbench-<timestamp>.json)");
   run->add_flag("-q,--quiet", flags->quiet, "No progress line on stderr");
+  run->add_option("--provider", flags->provider,
+                  "ofi: libfabric provider (tcp, shm, sockets, cxi…; default: cxi if present, "
+                  "else the first RDM provider); with --iface, the domain (e.g. lo)");
+  run->add_option("--ofi-mode", flags->ofi_mode,
+                  "ofi: native (tagged messages, the provider decides eager or rendezvous)")
+      ->capture_default_str();
   run->add_option("--config", flags->config,
                   "Sweep file (JSON with comments; keys are these flags' long names, e.g. "
                   "configs/thresholds.json); flags given here win");
@@ -387,6 +400,7 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
     bool want_mpi = flags->bootstrap == "mpi" ||
                     std::find(config.transports.begin(), config.transports.end(), "mpi") !=
                         config.transports.end();
+    for (const auto& t : config.transports) transport::probeTransport(t, config.transport);
     bool manual = flags->rank >= 0;
     std::string launcher = manual ? "manual" : launch ? launch->launcher : "local";
     if (auto from = env("RDZV_LAUNCHER"); from && manual) launcher = *from;

@@ -57,6 +57,10 @@ int runLocal(int np, const std::vector<std::string>& args, bool add_addr, double
       for (auto& s : child) cargv.push_back(s.data());
       cargv.push_back(nullptr);
       setenv("RDZV_LAUNCHER", "local", 1);
+      // All ranks share this host: libfabric's socket providers should use loopback too
+      // (the user's own setting wins).
+      setenv("FI_TCP_IFACE", "lo", 0);
+      setenv("FI_SOCKETS_IFACE", "lo", 0);
       execv("/proc/self/exe", cargv.data());
       std::perror("rdzvbench: execv");
       _exit(3);

@@ -9,6 +9,9 @@
 #ifdef RDZV_HAVE_MPI
 #include "transport/mpi/mpi_device.h"
 #endif
+#ifdef RDZV_HAVE_LIBFABRIC
+#include "transport/ofi/ofi_device.h"
+#endif
 
 namespace rdzv::transport {
 
@@ -17,9 +20,7 @@ std::vector<TransportInfo> listTransports() {
       {"tcp", true, "", true},
       {"mpi", build::kHaveMpi,
        build::kHaveMpi ? "needs an MPI launcher and --bootstrap mpi" : build::kWhyNoMpi},
-      {"ofi", false,
-       build::kHaveLibfabric ? "libfabric found, but the ofi transport is not implemented yet"
-                             : build::kWhyNoLibfabric},
+      {"ofi", build::kHaveLibfabric, build::kHaveLibfabric ? "" : build::kWhyNoLibfabric},
       {"ibverbs", false,
        build::kHaveIbverbs ? "libibverbs found, but the ibverbs transport is not implemented yet"
                            : build::kWhyNoIbverbs},
@@ -47,11 +48,23 @@ void requireTransport(const std::string& name) {
              fmt::format("choose from: {}", fmt::join(names, ", ")));
 }
 
+void probeTransport(const std::string& name, const TransportOptions& options) {
+  requireTransport(name);
+#ifdef RDZV_HAVE_LIBFABRIC
+  if (name == "ofi") ofi::probe(options);
+#else
+  (void)options;
+#endif
+}
+
 std::unique_ptr<Device> createDevice(const std::string& name, const TransportOptions& options) {
   requireTransport(name);
   if (name == "tcp") return std::make_unique<tcp::TcpDevice>(options);
 #ifdef RDZV_HAVE_MPI
   if (name == "mpi") return std::make_unique<mpi::MpiDevice>(options);
+#endif
+#ifdef RDZV_HAVE_LIBFABRIC
+  if (name == "ofi") return std::make_unique<ofi::OfiDevice>(options);
 #endif
   throwUsage(fmt::format("transport \"{}\" is not available", name));
 }

@@ -25,5 +25,7 @@ std::vector<TransportInfo> listTransports();
 std::unique_ptr<Device> createDevice(const std::string& name, const TransportOptions& options);
 // Throws the same errors as createDevice without creating anything: for checking flags early.
 void requireTransport(const std::string& name);
+// Also checks what can be checked on this host without peers (a libfabric provider exists).
+void probeTransport(const std::string& name, const TransportOptions& options);
 
 }  // namespace rdzv::transport

@@ -32,6 +32,9 @@ struct TransportOptions {
   ProgressMode progress = ProgressMode::Poll;
   std::string run_id;     // peers of another run are refused at connection time
   int socket_buffer = 0;  // SO_SNDBUF/SO_RCVBUF bytes; 0 leaves the kernel's autotuning
+  std::string provider;   // ofi: libfabric provider; empty: cxi if present, else the first
+  std::string ofi_mode = "native";  // ofi: native (tagged, the provider decides) or engine
+  double timeout = 60;              // seconds a posting call may wait for the provider's resources
 };
 
 // Registered memory that messages are sent from and received into. A message is matched
