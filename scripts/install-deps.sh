@@ -9,9 +9,9 @@ packages=(
   openmpi-bin libopenmpi-dev libpmix2
   libfabric-dev libfabric-bin
   libibverbs-dev
-  libhiredis-dev redis-server
+  libhiredis-dev redis-server redis-tools
   python3 python3-jsonschema python3-matplotlib
-  sockperf iproute2 procps
+  sockperf iproute2 procps faketime coreutils
 )
 
 missing=()

@@ -134,6 +134,7 @@ void runSweep(const BenchConfig& config, store::Bootstrap& bootstrap, Report& re
     context.connectFullMesh("mesh/" + name, timeout);
     auto& device = context.device();
     std::size_t protocol_sets = device.hasEngine() ? config.protocols.size() : 1;
+    if (events.connected) events.connected(name);
     for (const auto& benchmark : config.benchmarks) {
       for (std::size_t pi = 0; pi < protocol_sets; ++pi) {
         const auto tag = fmt::format("s{}", series_index++);

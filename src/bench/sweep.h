@@ -20,6 +20,8 @@ struct SweepEvents {
   std::function<void(const Series& series, const Row& row)> row;
   // On rank 0 after each finished series.
   std::function<void(const Series& series)> seriesDone;
+  // On every rank when the full mesh of a transport is connected (after its barrier).
+  std::function<void(const std::string& transport)> connected;
 };
 
 // Combines what every rank measured for one size into a row (rank 0).

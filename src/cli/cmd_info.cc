@@ -23,9 +23,10 @@ Action addInfoCommand(CLI::App& app) {
                  t.why.empty() ? "" : fmt::format(" ({})", t.why));
     fmt::print("\nstores:\n");
     fmt::print("  {:<8} built\n  {:<8} built\n  {:<8} built\n", "hash:", "file://", "tcp://");
-    fmt::print("  {:<8} not built ({})\n", "redis://",
-               build::kHaveHiredis ? "hiredis found, but the redis store is not implemented yet"
-                                   : build::kWhyNoHiredis);
+    if (build::kHaveHiredis)
+      fmt::print("  {:<8} built\n", "redis://");
+    else
+      fmt::print("  {:<8} not built ({})\n", "redis://", build::kWhyNoHiredis);
     fmt::print("\nbootstrap:\n");
     auto launch = store::detectLauncher(store::processEnv());
     if (launch)

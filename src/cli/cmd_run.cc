@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -228,10 +229,27 @@ class Progress {
   std::int64_t last_;
 };
 
-// One rank's run, once rank, size and the bootstrap are known.
+// The command line with the store URI as parseStoreUri shows it (a redis password hidden), for
+// the report.
+std::vector<std::string> redactStore(std::vector<std::string> argv, const std::string& raw,
+                                     const std::string& shown) {
+  for (auto& arg : argv) {
+    if (arg == raw) arg = shown;
+    if (arg == "--store=" + raw) arg = "--store=" + shown;
+  }
+  return argv;
+}
+
+double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// One rank's run, once rank, size and the bootstrap are known. `started` is when this process
+// began; `phases` the start-up phases already passed (see Report::phase_seconds).
 int runRank(const bench::BenchConfig& config, const RunFlags& flags, store::Bootstrap& bootstrap,
             const std::string& launcher, const std::string& store_uri, const std::string& run_id,
-            const std::vector<std::string>& argv) {
+            const std::vector<std::string>& argv, Clock::time_point started,
+            std::map<std::string, double> phases = {}) {
   const int rank = bootstrap.rank();
   Report report;
   report.tool_version = build::kVersion;
@@ -243,6 +261,9 @@ int runRank(const bench::BenchConfig& config, const RunFlags& flags, store::Boot
   report.store = store_uri;
   report.run_id = run_id;
   report.size = bootstrap.size();
+  // Only a store bootstrap has start-up phases worth timing; MPI_Init hides them.
+  const bool timed = !store_uri.empty();
+  if (timed) report.phase_seconds = std::move(phases);
   auto output = flags.output.empty() ? defaultOutput() : flags.output;
   Progress progress(rank == 0 && !flags.quiet, isatty(STDERR_FILENO));
   bench::SweepEvents events;
@@ -253,15 +274,27 @@ int runRank(const bench::BenchConfig& config, const RunFlags& flags, store::Boot
     printRow(stdout, row);
   };
   events.seriesDone = [&](const Series& series) { printSeriesFooter(stdout, series); };
+  events.connected = [&](const std::string& transport) {
+    if (rank == 0 && timed) report.phase_seconds["mesh/" + transport] = secondsSince(started);
+  };
   try {
     auto deadline = Deadline::afterSeconds(config.timeout);
     RankInfo me{rank, hostName(), static_cast<int>(getpid())};
     auto infos = bootstrap.allgather("ranks", store::toBytes(nlohmann::json(me).dump()), deadline);
     for (const auto& bytes : infos)
       report.ranks.push_back(nlohmann::json::parse(store::toString(bytes)).get<RankInfo>());
+    if (rank == 0 && timed) report.phase_seconds["ranks"] = secondsSince(started);
     if (rank == 0) {
       report.host = captureHost();
       report.environment = captureEnvironment();
+      // RDZV_STORE may hold a redis password.
+      if (auto it = report.environment.find("RDZV_STORE"); it != report.environment.end()) {
+        try {
+          it->second = store::parseStoreUri(it->second).text;
+        } catch (const Error&) {
+          it->second = "(not shown: not a store URI)";
+        }
+      }
     }
     bench::runSweep(config, bootstrap, report, events);
     progress.done();
@@ -272,7 +305,7 @@ int runRank(const bench::BenchConfig& config, const RunFlags& flags, store::Boot
     bootstrap.abort(notice);
     // A lost peer is often the echo of another rank's failure: name the first one too.
     auto first = bootstrap.abortNotice();
-    if (!first.empty() && first != notice)
+    if (!first.empty() && first != notice && std::string(e.what()).find(first) == std::string::npos)
       e = Error(e.kind(), fmt::format("{}; first failure: {}", e.what(), first), e.hint())
               .onRank(rank);
     if (rank == 0) {
@@ -331,7 +364,8 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
   run->add_option("--rank", flags->rank, "This process's rank (with --size and --store)");
   run->add_option("--size", flags->size, "Number of ranks (with --rank and --store)");
   run->add_option("--store", flags->store,
-                  "Rendezvous store: tcp://host:port (rank 0 serves it), file:///dir, hash:")
+                  "Rendezvous store: tcp://host:port (rank 0 serves it), file:///dir, "
+                  "redis://[:password@]host:port[/db], hash:")
       ->envname("RDZV_STORE");
   run->add_option("--bootstrap", flags->bootstrap,
                   "auto, store, or mpi (MPI_Init and MPI_Allgather of addresses)")
@@ -393,6 +427,7 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
       ->group(engine);
 
   return [flags, argv, run]() -> int {
+    const auto started = Clock::now();
     if (!flags->config.empty()) applySweepFile(*run, flags->config);
     auto config = validate(*flags);
     auto env = store::processEnv();
@@ -431,7 +466,7 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
 #ifdef RDZV_HAVE_MPI
       store::MpiBootstrap bootstrap(*mpi);
       try {
-        return runRank(config, *flags, bootstrap, launcher, "", flags->run_id, argv);
+        return runRank(config, *flags, bootstrap, launcher, "", flags->run_id, argv, started);
       } catch (const Error& e) {
         // MPI cannot end a collective that a dead rank never joins: stop every rank now.
         fmt::print(stderr, "rdzvbench: error: {}\n", e.message());
@@ -449,22 +484,46 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
       throwUsage(fmt::format("the {} launcher did not say how many ranks there are", launcher),
                  "pass --rank and --size");
     std::string run_id = flags->run_id;
-    if (run_id.empty() && launch && !launch->job_id.empty()) run_id = launch->job_id;
-    if (run_id.empty()) run_id = "default";
+    // What to do when another job holds this run id too (see StoreBootstrap::claimRank).
+    std::string collision_hint = "give every rank of this job the same new --run-id";
+    if (run_id.empty() && launch && !launch->job_id.empty()) {
+      run_id = launch->job_id;
+      collision_hint = fmt::format("the {} job id {} repeats; pass --run-id to every rank",
+                                   launch->launcher, run_id);
+    }
+    if (run_id.empty()) {
+      // Ranks started by hand cannot agree on a unique id without talking first; the claim
+      // below catches two such jobs meeting in one store.
+      run_id = "default";
+      collision_hint =
+          "ranks started by hand share the run id \"default\"; give every rank of this job the "
+          "same unique --run-id, e.g. --run-id alice-7";
+    }
     auto uri = store::parseStoreUri(flags->store);
     auto opened = store::openStore(uri, rank, deadline);
+    std::map<std::string, double> phases{{"store", secondsSince(started)}};
     store::PrefixStore scoped(*opened.store, "rdzv/" + run_id);
     store::StoreBootstrap bootstrap(scoped, rank, size);
     config.transport.run_id = run_id;
     try {
-      int code = runRank(config, *flags, bootstrap, launcher, flags->store, run_id, argv);
-      // The rank serving the store stays until every rank has said it is done with it.
-      if (!opened.server) {
+      bootstrap.claimRank(collision_hint);
+      int code = runRank(config, *flags, bootstrap, launcher, uri.text, run_id,
+                         redactStore(argv, flags->store, uri.text), started, std::move(phases));
+      // Rank 0 stays until every rank has said it is done with the store: it may serve it, and
+      // it removes the run's keys, so that a shared store keeps nothing of a successful run.
+      if (rank != 0) {
         scoped.set(fmt::format("bye/{}", rank), {});
       } else {
         std::vector<std::string> keys;
         for (int r = 1; r < size; ++r) keys.push_back(fmt::format("bye/{}", r));
         scoped.wait(keys, Deadline::afterSeconds(config.timeout));
+        try {
+          scoped.removePrefix("");
+        } catch (const Error& e) {
+          // The report is written and every rank is done: a leftover key is not worth a failure.
+          fmt::print(stderr, "rdzvbench: warning: the run's keys stay in the store: {}\n",
+                     e.message());
+        }
       }
       return code;
     } catch (Error& e) {

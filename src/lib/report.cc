@@ -96,6 +96,8 @@ void to_json(json& j, const Report& r) {
            {"series", r.series},
            {"complete", r.complete},
            {"error", r.error}};
+  // Optional, so that reports without start-up timings stay as they were.
+  if (!r.phase_seconds.empty()) j["phase_seconds"] = r.phase_seconds;
 }
 
 void from_json(const json& j, Report& r) {
@@ -116,6 +118,7 @@ void from_json(const json& j, Report& r) {
   j.at("series").get_to(r.series);
   j.at("complete").get_to(r.complete);
   j.at("error").get_to(r.error);
+  if (j.contains("phase_seconds")) j.at("phase_seconds").get_to(r.phase_seconds);
 }
 
 namespace {

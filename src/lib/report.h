@@ -72,6 +72,9 @@ struct Report {
   std::vector<Series> series;
   bool complete = true;
   std::string error;  // why the run is incomplete; empty when complete
+  // Seconds from rank 0's start to the end of each start-up phase it saw: "store" (opened),
+  // "ranks" (every rank arrived), "mesh/<transport>" (full mesh connected). Empty with MPI.
+  std::map<std::string, double> phase_seconds;
 };
 
 void to_json(nlohmann::json& j, const Trial& t);

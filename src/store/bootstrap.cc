@@ -25,6 +25,16 @@ std::vector<int> allRanks(int size) {
 StoreBootstrap::StoreBootstrap(Store& store, int rank, int size)
     : store_(store), rank_(rank), size_(size) {}
 
+void StoreBootstrap::claimRank(const std::string& hint) {
+  if (store_.add(fmt::format("claim/{}", rank_), 1) == 1) return;
+  auto what = fmt::format(
+      "rank {} of this run is already taken in {}: another job uses the same run id there, or "
+      "a failed run with this id left its keys",
+      rank_, describe());
+  abort(fmt::format("rank {}: {}", rank_, what));
+  throwUsage(what, hint);
+}
+
 void StoreBootstrap::waitRanks(const std::string& name, const std::vector<int>& ranks,
                                Deadline deadline) {
   std::vector<std::string> keys;

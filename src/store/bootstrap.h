@@ -34,10 +34,16 @@ class Bootstrap {
   virtual std::string describe() const = 0;
 };
 
-// Bootstrap over a Store. Keys: "<name>/<rank>"; the abort notice: "abort".
+// Bootstrap over a Store. Keys: "<name>/<rank>"; the abort notice: "abort"; the rank claims:
+// "claim/<rank>".
 class StoreBootstrap : public Bootstrap {
  public:
   StoreBootstrap(Store& store, int rank, int size);
+  // Claims this rank's place in the run (an atomic counter "claim/<rank>"), so that two jobs
+  // sharing one run id in one store fail instead of mixing. When another process holds the
+  // place already, announces the collision to every rank of the run (they stop rather than
+  // pair with the wrong job) and throws Usage, with `hint` saying how to choose a distinct id.
+  void claimRank(const std::string& hint);
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   std::vector<Bytes> allgather(const std::string& name, const Bytes& mine,

@@ -217,4 +217,21 @@ bool FileStore::remove(const std::string& key) {
   throwSystem("unlink " + path, errno);
 }
 
+std::size_t FileStore::removePrefix(const std::string& prefix) {
+  // Encoding is character by character, so the encoded prefix begins every encoded key under it.
+  const std::string encoded = encodeKey(prefix);
+  std::size_t removed = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() < 2 || name[1] != '.' ||
+        std::string_view(name).substr(2).rfind(encoded, 0) != 0)
+      continue;
+    if (name[0] != 'k' && name[0] != 'l' && name[0] != 't') continue;
+    if (::unlink(entry.path().c_str()) == 0 && name[0] == 'k') ++removed;
+  }
+  if (ec) throwSystem("list " + dir_, ec.value());
+  return removed;
+}
+
 }  // namespace rdzv::store

@@ -24,6 +24,8 @@ class FileStore final : public Store {
   bool check(const std::vector<std::string>& keys) override;
   std::int64_t add(const std::string& key, std::int64_t delta) override;
   bool remove(const std::string& key) override;
+  // Deletes the value, lock and stale temporary files of every key starting with `prefix`.
+  std::size_t removePrefix(const std::string& prefix) override;
   std::string describe() const override;
 
   const std::string& dir() const { return dir_; }

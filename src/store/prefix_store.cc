@@ -43,6 +43,15 @@ std::int64_t PrefixStore::add(const std::string& key, std::int64_t delta) {
 
 bool PrefixStore::remove(const std::string& key) { return inner_.remove(scoped(key)); }
 
-std::string PrefixStore::describe() const { return inner_.describe() + "?prefix=" + prefix_; }
+std::size_t PrefixStore::removePrefix(const std::string& prefix) {
+  return inner_.removePrefix(scoped(prefix));
+}
+
+std::string PrefixStore::describe() const {
+  // A prefix inside a prefix (a URI's ?prefix= and then the run's) reads as one longer prefix.
+  auto inner = inner_.describe();
+  if (inner.find("?prefix=") != std::string::npos) return inner + "/" + prefix_;
+  return inner + "?prefix=" + prefix_;
+}
 
 }  // namespace rdzv::store

@@ -24,6 +24,8 @@ class PrefixStore final : public Store {
   bool check(const std::vector<std::string>& keys) override;
   std::int64_t add(const std::string& key, std::int64_t delta) override;
   bool remove(const std::string& key) override;
+  // Removes the keys under "<prefix>/<prefix argument>" in the inner store.
+  std::size_t removePrefix(const std::string& prefix) override;
   // The inner store with the prefix as a query, as in a store URI: "tcp://h:4000?prefix=run1".
   std::string describe() const override;
 

@@ -2,6 +2,7 @@
 // The key/value store ranks rendezvous through. Keys are strings, values are bytes.
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -27,6 +28,13 @@ class Store {
   virtual std::int64_t add(const std::string& key, std::int64_t delta) = 0;
   // Removes `key`; returns whether it existed.
   virtual bool remove(const std::string& key) = 0;
+  // Removes every key that starts with `prefix` and returns how many it removed; a run calls it
+  // at its end so that a shared store keeps nothing of it. Stores whose data ends with the run
+  // (tcp, hash) keep this default, which removes nothing.
+  virtual std::size_t removePrefix(const std::string& prefix) {
+    (void)prefix;
+    return 0;
+  }
   // Where this store lives, for error messages ("tcp://127.0.0.1:4000").
   virtual std::string describe() const = 0;
 };

@@ -9,13 +9,17 @@
 #include "store/file_store.h"
 #include "store/hash_store.h"
 #include "store/prefix_store.h"
+#ifdef RDZV_HAVE_HIREDIS
+#include "store/redis_store.h"
+#endif
 
 namespace rdzv::store {
 namespace {
 
 constexpr const char* kAcceptedForms =
     "accepted: hash:, file:///abs/dir, tcp://host:port, tcp://[v6addr]:port, "
-    "redis://[:password@]host[:port][/db], each optionally ending in ?prefix=NAME";
+    "redis://[:password@]host[:port][/db], each optionally ending in ?prefix=NAME "
+    "(redis also &ttl=SECONDS)";
 
 // Hides a redis password ("redis://:secret@h" -> "redis://:***@h") wherever the text is shown.
 std::string redact(const std::string& text) {
@@ -75,7 +79,17 @@ void parseQuery(const std::string& text, const std::string& query, StoreUri& uri
     auto eq = item.find('=');
     std::string name = item.substr(0, eq);
     std::string value = eq == std::string::npos ? "" : item.substr(eq + 1);
-    if (name != "prefix") bad(text, fmt::format("unknown parameter \"{}\" (only prefix)", name));
+    if (name == "ttl") {
+      if (!allDigits(value) || value.size() > 9 || std::stoi(value) < 1)
+        bad(text, fmt::format("ttl \"{}\" is not a number of seconds >= 1", value));
+      if (uri.ttl != 0) bad(text, "ttl given twice");
+      uri.ttl = std::stoi(value);
+      if (amp == std::string::npos) break;
+      pos = amp + 1;
+      continue;
+    }
+    if (name != "prefix")
+      bad(text, fmt::format("unknown parameter \"{}\" (only prefix and ttl)", name));
     if (!uri.prefix.empty()) bad(text, "prefix given twice");
     // The prefix becomes part of keys and, in a file store, of file names.
     bool ok = !value.empty() && std::all_of(value.begin(), value.end(), [](unsigned char c) {
@@ -104,6 +118,9 @@ class SharedStore final : public Store {
     return inner_->add(key, delta);
   }
   bool remove(const std::string& key) override { return inner_->remove(key); }
+  std::size_t removePrefix(const std::string& prefix) override {
+    return inner_->removePrefix(prefix);
+  }
   std::string describe() const override { return inner_->describe(); }
 
  private:
@@ -126,6 +143,7 @@ StoreUri parseStoreUri(const std::string& text) {
     rest.resize(q);
   }
 
+  if (uri.ttl != 0 && uri.scheme != "redis") bad(text, "only a redis store takes ttl");
   if (uri.scheme == "hash") {
     if (!rest.empty() && rest != "//") bad(text, "hash: takes nothing after the colon");
     return uri;
@@ -186,7 +204,22 @@ OpenedStore openStore(const StoreUri& uri, int rank, Deadline deadline) {
     out.store = std::make_unique<TcpStoreClient>(uri.host, uri.port, deadline);
   } else if (uri.scheme == "redis") {
 #ifdef RDZV_HAVE_HIREDIS
-    throwUsage("redis store: not implemented yet", "use --store tcp://host:port or file:///dir");
+    RedisOptions options;
+    options.host = uri.host;
+    options.port = uri.port;
+    options.password = uri.password;
+    options.db = uri.db;
+    if (uri.ttl > 0) options.ttl = std::chrono::seconds(uri.ttl);
+    // A key must outlive the longest wait for it, or ranks would wait for keys that expired.
+    if (options.ttl < deadline.remaining()) {
+      throwUsage(fmt::format("store {}: ttl {}s is shorter than --timeout", uri.text, uri.ttl),
+                 "raise ttl or lower --timeout");
+    }
+    // Requests after connecting get as long as the run gives any one wait (--timeout).
+    options.request_timeout = std::max<std::chrono::milliseconds>(
+        std::chrono::ceil<std::chrono::milliseconds>(deadline.remaining()),
+        std::chrono::seconds(1));
+    out.store = std::make_unique<RedisStore>(std::move(options), deadline);
 #else
     throwUsage(
         "the redis store is not built into this rdzvbench (libhiredis-dev missing at build "

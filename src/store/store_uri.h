@@ -15,7 +15,8 @@ namespace rdzv::store {
 //   file:///abs/dir                         a directory every rank reaches
 //   tcp://host:port, tcp://[v6addr]:port    served by rank 0
 //   redis://[:password@]host[:port][/db]    port 6379 and db 0 by default
-// each optionally followed by ?prefix=NAME, which scopes every key under NAME/.
+// each optionally followed by ?prefix=NAME, which scopes every key under NAME/; a redis URI also
+// takes &ttl=SECONDS, the expiry of every key (a day by default).
 struct StoreUri {
   std::string scheme;  // "hash", "file", "tcp" or "redis"
   std::string host;    // without brackets for IPv6
@@ -27,6 +28,7 @@ struct StoreUri {
   std::string text;
   std::string password;  // redis only
   int db = 0;            // redis only
+  int ttl = 0;           // redis only: key expiry in seconds; 0 for the default
 };
 
 // Throws Usage naming the text and listing the accepted forms when it is not one of them.
@@ -40,7 +42,8 @@ struct OpenedStore {
 
 // Opens the store `uri` names. hash: one HashStore shared by every caller in this process.
 // tcp: rank 0 also starts the server unless the port is already served (then another process,
-// such as the local-mode parent, serves it). `deadline` bounds connecting to a tcp store.
+// such as the local-mode parent, serves it). `deadline` bounds connecting to a tcp or redis
+// store; a redis store also bounds each later request by the time it leaves.
 OpenedStore openStore(const StoreUri& uri, int rank, Deadline deadline);
 
 }  // namespace rdzv::store

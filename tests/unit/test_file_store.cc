@@ -161,5 +161,21 @@ TEST_F(FileStoreTest, ManyProcessesSetAndAddAtOnce) {
   }
 }
 
+TEST_F(FileStoreTest, RemovePrefixRemovesOnlyKeysUnderIt) {
+  FileStore store(dir_);
+  store.set("rdzv/run1/rank/0", {});
+  store.set("rdzv/run1/rank/1", {});
+  store.add("rdzv/run1/claim/0", 1);  // leaves a lock file too
+  store.set("rdzv/run10/rank/0", {});
+  store.set("rdzv/run2/rank/0", {});
+  EXPECT_EQ(store.removePrefix("rdzv/run1/"), 3u);
+  EXPECT_FALSE(store.check({"rdzv/run1/rank/0"}));
+  EXPECT_FALSE(store.check({"rdzv/run1/claim/0"}));
+  EXPECT_TRUE(store.check({"rdzv/run10/rank/0", "rdzv/run2/rank/0"}));
+  for (const auto& entry : fs::directory_iterator(dir_))
+    EXPECT_EQ(entry.path().filename().string().find("run1%2F"), std::string::npos) << entry.path();
+  EXPECT_EQ(store.removePrefix("rdzv/run1/"), 0u);
+}
+
 }  // namespace
 }  // namespace rdzv::store

@@ -41,6 +41,8 @@ TEST(PrefixStore, DescribeShowsInnerStoreAndPrefix) {
   HashStore inner;
   PrefixStore store(inner, "run1");
   EXPECT_EQ(store.describe(), "hash:?prefix=run1");
+  PrefixStore nested(store, "rdzv/a");
+  EXPECT_EQ(nested.describe(), "hash:?prefix=run1/rdzv/a");
 }
 
 TEST(PrefixStore, ExpiryNamesTheFullKey) {
@@ -70,6 +72,32 @@ TEST(PrefixStore, CanOwnItsInnerStore) {
   store.set("k", toBytes("v"));
   EXPECT_EQ(toString(store.get("k", Deadline::after(1s))), "v");
   EXPECT_EQ(store.describe(), "hash:?prefix=p");
+}
+
+TEST(PrefixStore, RemovePrefixStaysInsideThePrefix) {
+  // Records what reaches the inner store.
+  struct Recorder final : Store {
+    void set(const std::string&, const Bytes&) override {}
+    Bytes get(const std::string&, Deadline) override { return {}; }
+    void wait(const std::vector<std::string>&, Deadline) override {}
+    bool check(const std::vector<std::string>&) override { return true; }
+    std::int64_t add(const std::string&, std::int64_t) override { return 0; }
+    bool remove(const std::string&) override { return false; }
+    std::size_t removePrefix(const std::string& prefix) override {
+      removed.push_back(prefix);
+      return 7;
+    }
+    std::string describe() const override { return "recorder:"; }
+    std::vector<std::string> removed;
+  };
+  Recorder inner;
+  PrefixStore scoped(inner, "rdzv/run1");
+  EXPECT_EQ(scoped.removePrefix(""), 7u);
+  EXPECT_EQ(scoped.removePrefix("mesh/"), 7u);
+  EXPECT_EQ(inner.removed, (std::vector<std::string>{"rdzv/run1/", "rdzv/run1/mesh/"}));
+  // Stores that end with the run remove nothing.
+  HashStore hash;
+  EXPECT_EQ(PrefixStore(hash, "x").removePrefix(""), 0u);
 }
 
 }  // namespace

@@ -60,6 +60,24 @@ TEST(StoreUri, Redis) {
   EXPECT_EQ(parseStoreUri("redis://[::1]:7000").host, "::1");
 }
 
+TEST(StoreUri, RedisKeyExpiry) {
+  EXPECT_EQ(parseStoreUri("redis://cache").ttl, 0);
+  EXPECT_EQ(parseStoreUri("redis://cache?ttl=600").ttl, 600);
+  auto uri = parseStoreUri("redis://cache/1?prefix=a&ttl=60");
+  EXPECT_EQ(uri.prefix, "a");
+  EXPECT_EQ(uri.ttl, 60);
+  for (const char* bad : {"redis://cache?ttl=0", "redis://cache?ttl=-1", "redis://cache?ttl=x",
+                          "redis://cache?ttl=1&ttl=2", "file:///tmp/x?ttl=60"}) {
+    try {
+      parseStoreUri(bad);
+      ADD_FAILURE() << bad << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::Usage) << bad;
+      EXPECT_NE(std::string(e.what()).find("ttl"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(StoreUri, BadUrisAreUsageErrorsNamingTheText) {
   const char* bad[] = {
       "",
@@ -166,14 +184,19 @@ TEST(OpenStore, TcpRankZeroBecomesAClientWhenThePortIsServed) {
   EXPECT_TRUE(rank0.store->check({"k"}));
 }
 
-TEST(OpenStore, RedisIsAUsageErrorUntilBuilt) {
+TEST(OpenStore, RedisIsAClearErrorWhenNotBuiltOrUnreachable) {
   try {
-    openStore(parseStoreUri("redis://localhost:6379"), 0, Deadline::after(1s));
+    // Port 1: nothing listens there, so a built redis store is refused at once.
+    openStore(parseStoreUri("redis://127.0.0.1:1"), 0, Deadline::after(1s));
     FAIL() << "redis opened";
   } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::Usage);
 #ifndef RDZV_HAVE_HIREDIS
+    EXPECT_EQ(e.kind(), ErrorKind::Usage);
     EXPECT_NE(std::string(e.what()).find("not built into this rdzvbench"), std::string::npos)
+        << e.what();
+#else
+    EXPECT_EQ(e.kind(), ErrorKind::Runtime);
+    EXPECT_NE(std::string(e.what()).find("redis://127.0.0.1:1 unreachable"), std::string::npos)
         << e.what();
 #endif
   }

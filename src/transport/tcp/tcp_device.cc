@@ -607,9 +607,10 @@ void TcpDevice::progress(Deadline deadline, const char* what) {
   if (any) return;
   if ((spins_ & 255) == 0 || options_.progress == ProgressMode::Epoll) {
     if (deadline.expired())
-      throwRuntime(fmt::format("timed out waiting for {} ({})", what, pendingDescription()),
-                   "a peer is stuck or far slower than expected; raise --timeout if it is only "
-                   "slow");
+      throwRuntime(
+          fmt::format("timed out waiting for {} ({})", what, pendingDescription()),
+          "a peer is stuck, far slower than expected, or cut off by the network (a lost link "
+          "sends no reset, so only the timeout tells); raise --timeout if it is only slow");
   }
   if (yield_) sched_yield();
 }
