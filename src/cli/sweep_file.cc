@@ -39,6 +39,10 @@ void applySweepFile(CLI::App& command, const std::string& path) {
                "write {\"sizes\": \"1:4M\", \"transport\": [\"tcp\"], ...}");
   for (auto& [key, value] : doc.items()) {
     if (key == "config" || key.empty() || key[0] == '$') continue;  // "$schema", "$comment"
+    if (key == "env")
+      throwUsage(fmt::format("sweep file {} has environment axes (\"env\")", path),
+                 "a process reads its environment once: run it with `rdzvbench sweep --config "
+                 "FILE`, one launch per combination");
     CLI::Option* option = nullptr;
     try {
       option = command.get_option("--" + key);

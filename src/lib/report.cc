@@ -78,6 +78,22 @@ void from_json(const json& j, RankInfo& r) {
   j.at("pid").get_to(r.pid);
 }
 
+void to_json(json& j, const Combination& c) {
+  j = {{"env", c.env},
+       {"status", c.status},
+       {"exit_code", c.exit_code},
+       {"stderr_tail", c.stderr_tail},
+       {"part", c.part}};
+}
+
+void from_json(const json& j, Combination& c) {
+  j.at("env").get_to(c.env);
+  j.at("status").get_to(c.status);
+  j.at("exit_code").get_to(c.exit_code);
+  j.at("stderr_tail").get_to(c.stderr_tail);
+  j.at("part").get_to(c.part);
+}
+
 void to_json(json& j, const Report& r) {
   j = json{{"schema_version", r.schema_version},
            {"tool_version", r.tool_version},
@@ -98,6 +114,7 @@ void to_json(json& j, const Report& r) {
            {"error", r.error}};
   // Optional, so that reports without start-up timings stay as they were.
   if (!r.phase_seconds.empty()) j["phase_seconds"] = r.phase_seconds;
+  if (!r.combinations.empty()) j["combinations"] = r.combinations;
 }
 
 void from_json(const json& j, Report& r) {
@@ -119,6 +136,7 @@ void from_json(const json& j, Report& r) {
   j.at("complete").get_to(r.complete);
   j.at("error").get_to(r.error);
   if (j.contains("phase_seconds")) j.at("phase_seconds").get_to(r.phase_seconds);
+  if (j.contains("combinations")) j.at("combinations").get_to(r.combinations);
 }
 
 namespace {

@@ -54,6 +54,15 @@ struct RankInfo {
   int pid = 0;
 };
 
+// One environment combination of `rdzvbench sweep`: what ran, and how it ended.
+struct Combination {
+  std::map<std::string, std::string> env;
+  std::string status;  // "ok" or "failed"
+  int exit_code = 0;
+  std::string stderr_tail;  // the last lines a failed launch printed
+  std::string part;         // the launch's own report file
+};
+
 struct Report {
   int schema_version = kReportSchemaVersion;
   std::string tool_version;
@@ -75,6 +84,8 @@ struct Report {
   // Seconds from rank 0's start to the end of each start-up phase it saw: "store" (opened),
   // "ranks" (every rank arrived), "mesh/<transport>" (full mesh connected). Empty with MPI.
   std::map<std::string, double> phase_seconds;
+  // Only in reports merged by `rdzvbench sweep`: one entry per environment combination.
+  std::vector<Combination> combinations;
 };
 
 void to_json(nlohmann::json& j, const Trial& t);
@@ -85,6 +96,8 @@ void to_json(nlohmann::json& j, const Series& s);
 void from_json(const nlohmann::json& j, Series& s);
 void to_json(nlohmann::json& j, const RankInfo& r);
 void from_json(const nlohmann::json& j, RankInfo& r);
+void to_json(nlohmann::json& j, const Combination& c);
+void from_json(const nlohmann::json& j, Combination& c);
 void to_json(nlohmann::json& j, const Report& r);
 void from_json(const nlohmann::json& j, Report& r);
 
