@@ -42,6 +42,7 @@ struct RunFlags {
   std::uint64_t warmup = 0;
   int window = 64;
   double min_time = 0;
+  int repeat = 1;
   bool check = false;
   bool pairs = false;
   int np = 2;
@@ -149,6 +150,9 @@ bench::BenchConfig validate(const RunFlags& f) {
   if (f.min_time < 0 || f.min_time > 3600)
     throwUsage(fmt::format("invalid --min-time {}", f.min_time), "use 0 to 3600 seconds");
   c.min_time = f.min_time;
+  if (f.repeat < 1 || f.repeat > 1000)
+    throwUsage(fmt::format("invalid --repeat {}", f.repeat), "use 1 to 1000 trials of each size");
+  c.repeat = f.repeat;
   if (!(f.timeout > 0) || f.timeout > 86400)
     throwUsage(fmt::format("invalid --timeout {}", f.timeout), "use a number of seconds > 0");
   c.timeout = f.timeout;
@@ -351,6 +355,10 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
       ->capture_default_str();
   run->add_option("--min-time", flags->min_time,
                   "Seconds each size should run at least (raises the iteration count)");
+  run->add_option("--repeat", flags->repeat,
+                  "Trials of each size, one after another; rows keep each trial and report "
+                  "their medians (for rdzvbench compare's noise estimate)")
+      ->capture_default_str();
   run->add_flag("--check", flags->check, "Fill every message with a pattern and verify it");
   run->add_flag("--pairs", flags->pairs,
                 "With more than 2 ranks, rank i measures with rank i+n/2, all pairs at once");
