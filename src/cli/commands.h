@@ -16,5 +16,6 @@ using Action = std::function<int()>;
 Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv);
 Action addInfoCommand(CLI::App& app);
 Action addSweepCommand(CLI::App& app, const std::vector<std::string>& argv);
+Action addCompareCommand(CLI::App& app);
 
 }  // namespace rdzv::cli

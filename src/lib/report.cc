@@ -26,6 +26,15 @@ void from_json(const json& j, Spread& s) {
   j.at("max").get_to(s.max);
 }
 
+void to_json(json& j, const Trial& t) {
+  j = json{{"latency_p50_us", t.latency_p50_us}, {"bandwidth_mbps", t.bandwidth_mbps}};
+}
+
+void from_json(const json& j, Trial& t) {
+  j.at("latency_p50_us").get_to(t.latency_p50_us);
+  j.at("bandwidth_mbps").get_to(t.bandwidth_mbps);
+}
+
 void to_json(json& j, const Row& r) {
   j = json{{"size", r.size},
            {"iterations", r.iterations},
@@ -37,6 +46,8 @@ void to_json(json& j, const Row& r) {
   if (r.rank_time_us) j["rank_time_us"] = *r.rank_time_us;
   if (r.algbw_gbps) j["algbw_gbps"] = *r.algbw_gbps;
   if (r.busbw_gbps) j["busbw_gbps"] = *r.busbw_gbps;
+  // Optional, so reports of single-trial runs keep their shape.
+  if (!r.trials.empty()) j["trials"] = r.trials;
 }
 
 void from_json(const json& j, Row& r) {
@@ -52,6 +63,7 @@ void from_json(const json& j, Row& r) {
   if (j.contains("rank_time_us")) r.rank_time_us = j.at("rank_time_us").get<Spread>();
   if (j.contains("algbw_gbps")) r.algbw_gbps = j.at("algbw_gbps").get<double>();
   if (j.contains("busbw_gbps")) r.busbw_gbps = j.at("busbw_gbps").get<double>();
+  if (const auto trials = j.find("trials"); trials != j.end()) trials->get_to(r.trials);
 }
 
 void to_json(json& j, const Series& s) {

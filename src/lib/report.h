@@ -23,6 +23,12 @@ struct Spread {
   double min = 0, mean = 0, max = 0;
 };
 
+// One of the trials of a row measured with `run --repeat N`: that trial's headline numbers.
+struct Trial {
+  double latency_p50_us = 0;
+  double bandwidth_mbps = 0;
+};
+
 // One message size of one series.
 struct Row {
   std::uint64_t size = 0;        // bytes per message
@@ -37,6 +43,9 @@ struct Row {
   std::optional<Spread> rank_time_us;
   std::optional<double> algbw_gbps;
   std::optional<double> busbw_gbps;
+  // With --repeat N > 1, each trial's numbers, in order; the row's numbers are then their
+  // medians. Empty (and absent from the JSON) for a single trial.
+  std::vector<Trial> trials;
 };
 
 // One (transport, benchmark, algorithm, parameters, environment) combination.
@@ -93,6 +102,8 @@ struct Report {
 
 void to_json(nlohmann::json& j, const Spread& s);
 void from_json(const nlohmann::json& j, Spread& s);
+void to_json(nlohmann::json& j, const Trial& t);
+void from_json(const nlohmann::json& j, Trial& t);
 void to_json(nlohmann::json& j, const Row& r);
 void from_json(const nlohmann::json& j, Row& r);
 void to_json(nlohmann::json& j, const Series& s);

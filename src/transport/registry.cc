@@ -11,6 +11,7 @@
 #endif
 #ifdef RDZV_HAVE_LIBFABRIC
 #include "transport/ofi/ofi_device.h"
+#include "transport/ofi/ofi_engine.h"
 #endif
 
 namespace rdzv::transport {
@@ -65,6 +66,8 @@ std::unique_ptr<Device> createDevice(const std::string& name, const TransportOpt
   if (name == "mpi") return std::make_unique<mpi::MpiDevice>(options);
 #endif
 #ifdef RDZV_HAVE_LIBFABRIC
+  if (name == "ofi" && options.ofi_mode == "engine")
+    return std::make_unique<ofi::OfiEngineDevice>(options);
   if (name == "ofi") return std::make_unique<ofi::OfiDevice>(options);
 #endif
   throwUsage(fmt::format("transport \"{}\" is not available", name));

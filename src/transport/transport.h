@@ -36,6 +36,9 @@ struct TransportOptions {
   std::string provider;   // ofi: libfabric provider; empty: cxi if present, else the first
   std::string ofi_mode = "native";  // ofi: native (tagged, the provider decides) or engine
   double timeout = 60;              // seconds a posting call may wait for the provider's resources
+  // The largest first-frame payload any protocol set of the run may send (T+G, E, inject):
+  // message-based engines size their receive slots once, before the first set is applied.
+  std::uint64_t max_first_frame = 0;
 };
 
 // Registered memory that messages are sent from and received into. A message is matched

@@ -58,10 +58,49 @@ class Ofi(harness.TestCase):
         self.assertIn("libfabric 1.", lines[0])
         self.assertIn("tcp;ofi_rxm", lines[0])  # what it does offer
 
-    def test_engine_mode_not_yet(self):
-        r = harness.run(["run", "-t", "ofi", "--ofi-mode", "engine"], timeout=30)
-        self.assertExit(r, 2)
-        self.assertIn("--ofi-mode engine", r.stderr)
+    def test_engine_mode_every_boundary_both_protocols(self):
+        sizes = [1, 192, 193, 18433, 18434, 1 << 20]
+        for provider in ("tcp", "shm"):
+            for np in (2, 4):
+                with self.subTest(provider=provider, np=np):
+                    out = self.path("r.json")
+                    r = harness.run(["run", "-t", "ofi", "--ofi-mode", "engine", "--provider",
+                                     provider, "--np", str(np), "--pairs", "--check", "-b",
+                                     "latency,bw,bibw", "--sizes", ",".join(map(str, sizes)),
+                                     "--rdzv-proto", "default,alt_read", "--iterations", "6",
+                                     "--window", "8", "-q", "-o", out], timeout=300,
+                                    env={"FI_TCP_IFACE": "lo"})
+                    self.assertExit(r, 0)
+                    report = harness.validate_report(out)
+                    self.assertEqual(len(report["series"]), 6)
+                    for s in report["series"]:
+                        self.assertTrue(s["complete"])
+                        self.assertEqual(s["details"]["ofi_mode"], "engine")
+                        c = s["details"]["counters"]
+                        self.assertGreater(c["rendezvous_sent"], 0)
+                        self.assertEqual(c["gets"], c["rendezvous_sent"])
+                        alt = s["params"]["rdzv_proto"] == "alt_read"
+                        self.assertEqual(c["done_sent"], c["rendezvous_sent"] if alt else 0)
+
+    def test_engine_mode_counts_like_the_tcp_transport(self):
+        # The same decisions on both: the counters of one size list must agree exactly.
+        counts = {}
+        for transport in ("tcp", "ofi"):
+            out = self.path(f"{transport}.json")
+            r = harness.run(["run", "-t", transport, "--ofi-mode", "engine", "--provider", "tcp",
+                             "-b", "latency", "--sizes", "100,5000,20000,1M", "--iterations",
+                             "10", "--warmup", "2", "-q", "-o", out], timeout=120,
+                            env={"FI_TCP_IFACE": "lo"})
+            self.assertExit(r, 0)
+            c = harness.validate_report(out)["series"][0]["details"]["counters"]
+            counts[transport] = (c["inline_sent"], c["eager_sent"], c["rendezvous_sent"],
+                                 c["gets"])
+        self.assertEqual(counts["tcp"], counts["ofi"])
+
+    def test_engine_mode_under_mpirun(self):
+        report = self.run_ofi("tcp", ["--bootstrap", "mpi", "--ofi-mode", "engine"],
+                              prefix=harness.MPIRUN + ["-np", "2", "-x", "FI_TCP_IFACE"])
+        self.assertEqual(report["series"][0]["details"]["ofi_mode"], "engine")
 
 
 if __name__ == "__main__":
