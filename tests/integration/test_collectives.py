@@ -5,6 +5,7 @@ allreduce."""
 
 import os
 import signal
+import threading
 import time
 
 import harness
@@ -228,38 +229,42 @@ class CorruptionAndErrors(harness.TestCase):
 
     def test_killed_rank_during_allreduce_names_it(self):
         out = self.path("r.json")
+        # The 1 KiB calls take well under a second; the 64 MiB ones many seconds.
         proc = harness.spawn(["run", "--np", "4", "-b", "allreduce", "-a", "ring_chunked",
-                              "--sizes", "1K,2M", "--iterations", "1000", "--warmup", "1",
+                              "--sizes", "1K,64M", "--iterations", "300", "--warmup", "1",
                               "--timeout", "10", "-o", out])
-        # 1 KiB first (well under a second) so a row is finished; then kill rank 2 in the
-        # middle of the 2 MiB calls (many seconds of them).
+        # Read rank 0's table as it is printed; kill rank 2 once the 1 KiB row is out, in the
+        # middle of the 64 MiB allreduces.
+        lines = []
+        reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")),
+                                  daemon=True)
+        reader.start()
         deadline = time.monotonic() + 60
+        row = lambda: any(l.split()[:1] == ["1K"] for l in lines)
+        while time.monotonic() < deadline and not row():
+            time.sleep(0.05)
+        self.assertTrue(row(), "the 1 KiB row was never printed")
+        time.sleep(0.5)
         victim = None
-        while time.monotonic() < deadline and victim is None:
-            time.sleep(0.2)
-            for pid in os.listdir("/proc"):
-                if not pid.isdigit():
-                    continue
-                try:
-                    with open(f"/proc/{pid}/cmdline") as f:
-                        cmd = f.read().split("\0")
-                    with open(f"/proc/{pid}/stat") as f:
-                        parent = f.read().split()[3]
-                except OSError:
-                    continue
-                if "--rank" in cmd and cmd[cmd.index("--rank") + 1] == "2" and \
-                        parent == str(proc.pid):
-                    victim = int(pid)
-        self.assertIsNotNone(victim, "rank 2 never started")
-        time.sleep(2.5)
-        try:
-            os.kill(victim, signal.SIGKILL)
-        except ProcessLookupError:
-            stdout, stderr = proc.communicate(timeout=60)
-            self.fail(f"rank 2 ended before it was killed: exit {proc.returncode}\n"
-                      f"{stdout}\n{stderr}")
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/cmdline") as f:
+                    cmd = f.read().split("\0")
+                with open(f"/proc/{pid}/stat") as f:
+                    parent = f.read().split()[3]
+            except OSError:
+                continue
+            if "--rank" in cmd and cmd[cmd.index("--rank") + 1] == "2" and \
+                    parent == str(proc.pid):
+                victim = int(pid)
+        self.assertIsNotNone(victim, "rank 2 is not running")
+        os.kill(victim, signal.SIGKILL)
         start = time.monotonic()
-        stdout, stderr = proc.communicate(timeout=60)
+        stderr = proc.stderr.read()
+        proc.wait(timeout=60)
+        reader.join(timeout=10)
         self.assertEqual(proc.returncode, 3, stderr)
         self.assertLess(time.monotonic() - start, 15)
         errors = [l for l in stderr.splitlines() if l.startswith("rdzvbench: error:")]
