@@ -159,6 +159,16 @@ class Collectives(harness.TestCase):
         self.assertNotIn("busbw_gbps", report["series"][0]["rows"][0])
         self.assertIn("busbw_gbps", report["series"][1]["rows"][0])
 
+    def test_repeated_trials(self):
+        out = self.path("r.json")
+        r = harness.run(["run", "-b", "allreduce,barrier", "-a", "ring_chunked,dissemination",
+                         "--repeat", "3", "--sizes", "4K", "--iterations", "5", "-q", "-o", out])
+        self.assertExit(r, 0)
+        report = self.check_report(out, [("tcp", "allreduce", "ring_chunked"),
+                                         ("tcp", "barrier", "dissemination")], [4096], 2)
+        for s in report["series"]:
+            self.assertEqual(len(s["rows"][0]["trials"]), 3)
+
     def test_sweep_file(self):
         # The file asks for tcp and mpi over 8 B .. 64 MiB; the command line narrows it down.
         out = self.path("r.json")
