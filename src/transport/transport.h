@@ -70,6 +70,35 @@ class Buffer {
   std::size_t size_;
 };
 
+// A Buffer whose transport counts completions as its progress engine finds them: the waits
+// drive progress() until one is there. Transports call the four notifications.
+class CountedBuffer : public Buffer {
+ public:
+  using Buffer::Buffer;
+  void waitSend(Deadline deadline) override;
+  void waitRecv(Deadline deadline) override;
+  void sendPosted() { ++sends_pending_; }
+  void sendCompleted() {
+    --sends_pending_;
+    ++sends_done_;
+  }
+  void recvPosted() { ++recvs_pending_; }
+  void recvCompleted() {
+    --recvs_pending_;
+    ++recvs_done_;
+  }
+
+ protected:
+  // One round of the transport's progress; throws when the deadline has passed.
+  virtual void progress(Deadline deadline, const char* what) = 0;
+
+ private:
+  std::uint64_t sends_pending_ = 0;
+  std::uint64_t sends_done_ = 0;
+  std::uint64_t recvs_pending_ = 0;
+  std::uint64_t recvs_done_ = 0;
+};
+
 // The progress engine of one transport in one process, with one connection per peer.
 class Device {
  public:

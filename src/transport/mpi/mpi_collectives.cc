@@ -5,17 +5,12 @@
 #include <fmt/format.h>
 
 #include "lib/error.h"
+#include "store/mpi_bootstrap.h"
 
 namespace rdzv::transport::mpi {
 namespace {
 
-void check(int rc, const char* call) {
-  if (rc == MPI_SUCCESS) return;
-  char text[MPI_MAX_ERROR_STRING];
-  int len = 0;
-  MPI_Error_string(rc, text, &len);
-  throwRuntime(fmt::format("{} failed: {}", call, std::string(text, len)));
-}
+using store::checkMpi;
 
 MPI_Datatype mpiType(DataType type) {
   switch (type) {
@@ -54,34 +49,34 @@ int mpiCount(std::size_t count) {
 }  // namespace
 
 void MpiCollectives::allreduce(void* data, std::size_t count, DataType type, ReduceOp op) {
-  check(
+  checkMpi(
       MPI_Allreduce(MPI_IN_PLACE, data, mpiCount(count), mpiType(type), mpiOp(op), MPI_COMM_WORLD),
       "MPI_Allreduce");
 }
 
 void MpiCollectives::broadcast(void* data, std::size_t count, DataType type, int root) {
-  check(MPI_Bcast(data, mpiCount(count), mpiType(type), root, MPI_COMM_WORLD), "MPI_Bcast");
+  checkMpi(MPI_Bcast(data, mpiCount(count), mpiType(type), root, MPI_COMM_WORLD), "MPI_Bcast");
 }
 
 void MpiCollectives::allgather(void* data, std::size_t block, DataType type) {
-  check(MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, mpiCount(block), mpiType(type),
-                      MPI_COMM_WORLD),
-        "MPI_Allgather");
+  checkMpi(MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, mpiCount(block), mpiType(type),
+                         MPI_COMM_WORLD),
+           "MPI_Allgather");
 }
 
 void MpiCollectives::reduceScatter(const void* input, void* output, std::size_t block,
                                    DataType type, ReduceOp op) {
-  check(MPI_Reduce_scatter_block(input, output, mpiCount(block), mpiType(type), mpiOp(op),
-                                 MPI_COMM_WORLD),
-        "MPI_Reduce_scatter_block");
+  checkMpi(MPI_Reduce_scatter_block(input, output, mpiCount(block), mpiType(type), mpiOp(op),
+                                    MPI_COMM_WORLD),
+           "MPI_Reduce_scatter_block");
 }
 
 void MpiCollectives::alltoall(const void* input, void* output, std::size_t block, DataType type) {
-  check(MPI_Alltoall(input, mpiCount(block), mpiType(type), output, mpiCount(block), mpiType(type),
-                     MPI_COMM_WORLD),
-        "MPI_Alltoall");
+  checkMpi(MPI_Alltoall(input, mpiCount(block), mpiType(type), output, mpiCount(block),
+                        mpiType(type), MPI_COMM_WORLD),
+           "MPI_Alltoall");
 }
 
-void MpiCollectives::barrier() { check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
+void MpiCollectives::barrier() { checkMpi(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
 
 }  // namespace rdzv::transport::mpi

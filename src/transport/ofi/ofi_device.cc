@@ -93,11 +93,9 @@ void OfiDevice::progress(Deadline deadline, const char* what) {
         auto* op = static_cast<Op*>(context);
         auto* buffer = op->buffer;
         if (op->send) {
-          --buffer->sends_pending_;
-          ++buffer->sends_done_;
+          buffer->sendCompleted();
         } else {
-          --buffer->recvs_pending_;
-          ++buffer->recvs_done_;
+          buffer->recvCompleted();
         }
         releaseOp(op);
       },
@@ -119,7 +117,7 @@ nlohmann::json OfiDevice::details() const {
 }
 
 OfiBuffer::OfiBuffer(OfiDevice& device, void* ptr, std::size_t size)
-    : Buffer(ptr, size), device_(device) {
+    : CountedBuffer(ptr, size), device_(device) {
   mr_ = device_.endpoint().registerMemory(ptr, size, FI_SEND | FI_RECV);
   if (mr_) desc_ = fi_mr_desc(mr_.get());
 }
@@ -145,7 +143,7 @@ void OfiBuffer::send(int peer, std::size_t offset, std::size_t length, std::uint
     }
     device_.progress(deadline, "room to post a send");
   }
-  ++sends_pending_;
+  sendPosted();
 }
 
 void OfiBuffer::recv(int peer, std::size_t offset, std::size_t length, std::uint64_t tag) {
@@ -166,19 +164,7 @@ void OfiBuffer::recv(int peer, std::size_t offset, std::size_t length, std::uint
     }
     device_.progress(deadline, "room to post a receive");
   }
-  ++recvs_pending_;
-}
-
-void OfiBuffer::waitSend(Deadline deadline) {
-  if (sends_done_ == 0 && sends_pending_ == 0) throwRuntime("waitSend with no send posted");
-  while (sends_done_ == 0) device_.progress(deadline, "a send to complete");
-  --sends_done_;
-}
-
-void OfiBuffer::waitRecv(Deadline deadline) {
-  if (recvs_done_ == 0 && recvs_pending_ == 0) throwRuntime("waitRecv with no receive posted");
-  while (recvs_done_ == 0) device_.progress(deadline, "a message to arrive");
-  --recvs_done_;
+  recvPosted();
 }
 
 }  // namespace rdzv::transport::ofi

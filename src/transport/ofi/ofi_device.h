@@ -89,23 +89,20 @@ class OfiDevice : public Device {
   std::uint64_t spins_ = 0;
 };
 
-class OfiBuffer : public Buffer {
+class OfiBuffer : public CountedBuffer {
  public:
   OfiBuffer(OfiDevice& device, void* ptr, std::size_t size);
   void send(int peer, std::size_t offset, std::size_t length, std::uint64_t tag) override;
   void recv(int peer, std::size_t offset, std::size_t length, std::uint64_t tag) override;
-  void waitSend(Deadline deadline) override;
-  void waitRecv(Deadline deadline) override;
+
+ protected:
+  void progress(Deadline deadline, const char* what) override { device_.progress(deadline, what); }
 
  private:
   friend class OfiDevice;
   OfiDevice& device_;
   Fid<fid_mr> mr_;
   void* desc_ = nullptr;
-  std::uint64_t sends_pending_ = 0;
-  std::uint64_t sends_done_ = 0;
-  std::uint64_t recvs_pending_ = 0;
-  std::uint64_t recvs_done_ = 0;
 };
 
 // Reads one batch of completions from `cq`: each entry's context goes to `complete`. A

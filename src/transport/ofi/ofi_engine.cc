@@ -131,15 +131,14 @@ void OfiEngineDevice::postSend(EngineBuffer& buffer, int peer, const std::uint8_
                                std::size_t length, std::uint64_t tag) {
   if (peer == self_ || peer < 0 || peer >= static_cast<int>(peers_.size()))
     throwRuntime(fmt::format("send to invalid peer {} (this is rank {})", peer, self_));
-  ++buffer.sends_pending_;
+  buffer.sendPosted();
   Frame frame{kMessage, 0, static_cast<std::uint32_t>(self_), tag, length, 0, 0, 0, 0};
   switch (engine::choosePath(params_, length)) {
     case engine::Path::Inline:
       // Copied into a send slot: the caller may reuse its memory at once.
       ++counters_.inline_sent;
       sendFrame(peer, frame, data, length, nullptr);
-      --buffer.sends_pending_;
-      ++buffer.sends_done_;
+      buffer.sendCompleted();
       return;
     case engine::Path::Eager:
       ++counters_.eager_sent;
@@ -164,7 +163,7 @@ void OfiEngineDevice::postRecv(EngineBuffer& buffer, int peer, std::uint8_t* dat
                                std::size_t capacity, std::uint64_t tag) {
   if (peer == self_ || peer < 0 || peer >= static_cast<int>(peers_.size()))
     throwRuntime(fmt::format("receive from invalid peer {} (this is rank {})", peer, self_));
-  ++buffer.recvs_pending_;
+  buffer.recvPosted();
   pending_.add(peer, false, 1);
   RecvOp op{&buffer, data, capacity, tag};
   auto& p = peers_[peer];
@@ -204,8 +203,7 @@ void OfiEngineDevice::deliver(const Frame& frame, const std::uint8_t* payload, c
   std::size_t carried = frame.kind == kRendezvous ? frame.eager : frame.length;
   if (carried > 0) std::memcpy(op.data, payload, carried);
   if (frame.kind == kMessage) {
-    --op.buffer->recvs_pending_;
-    ++op.buffer->recvs_done_;
+    op.buffer->recvCompleted();
     pending_.add(static_cast<int>(frame.source), false, -1);
     return;
   }
@@ -244,8 +242,7 @@ void OfiEngineDevice::onRead(Op* op) {
   auto it = p.pulls.find(op->pull);
   Pull pull = it->second;
   p.pulls.erase(it);
-  --pull.buffer->recvs_pending_;
-  ++pull.buffer->recvs_done_;
+  pull.buffer->recvCompleted();
   pending_.add(op->peer, false, -1);
   if (pull.alt_read) ++counters_.done_sent;
   Frame done{kDone, 0, static_cast<std::uint32_t>(self_), 0, 0, op->pull, 0, 0, 0};
@@ -261,8 +258,7 @@ void OfiEngineDevice::onSlot(int slot) {
     if (it == exposures_.end())
       throwRuntime(fmt::format("protocol error: done for unknown rendezvous {} from rank {}",
                                frame.id, frame.source));
-    --it->second.buffer->sends_pending_;
-    ++it->second.buffer->sends_done_;
+    it->second.buffer->sendCompleted();
     exposures_.erase(it);
   } else {
     onFirstFrame(frame, bytes + sizeof frame);
@@ -279,8 +275,7 @@ void OfiEngineDevice::complete(Op* op) {
       free_send_slots_.push_back(op->slot);
       pending_.add(op->peer, true, -1);
       if (op->buffer) {
-        --op->buffer->sends_pending_;
-        ++op->buffer->sends_done_;
+        op->buffer->sendCompleted();
       }
       break;
     case Op::Read:
@@ -314,7 +309,7 @@ void OfiEngineDevice::drain(Deadline deadline) {
 }
 
 EngineBuffer::EngineBuffer(OfiEngineDevice& device, void* ptr, std::size_t size)
-    : Buffer(ptr, size), device_(device) {
+    : CountedBuffer(ptr, size), device_(device) {
   // Any buffer may be the source of a rendezvous (read remotely) or the target of a Get.
   mr_ = device_.endpoint().registerMemory(ptr, size, FI_SEND | FI_RECV | FI_READ | FI_REMOTE_READ);
   desc_ = fi_mr_desc(mr_.get());
@@ -329,18 +324,6 @@ void EngineBuffer::send(int peer, std::size_t offset, std::size_t length, std::u
 void EngineBuffer::recv(int peer, std::size_t offset, std::size_t length, std::uint64_t tag) {
   checkRange(offset, length);
   device_.postRecv(*this, peer, data() + offset, length, tag);
-}
-
-void EngineBuffer::waitSend(Deadline deadline) {
-  if (sends_done_ == 0 && sends_pending_ == 0) throwRuntime("waitSend with no send posted");
-  while (sends_done_ == 0) device_.progress(deadline, "a send to complete");
-  --sends_done_;
-}
-
-void EngineBuffer::waitRecv(Deadline deadline) {
-  if (recvs_done_ == 0 && recvs_pending_ == 0) throwRuntime("waitRecv with no receive posted");
-  while (recvs_done_ == 0) device_.progress(deadline, "a message to arrive");
-  --recvs_done_;
 }
 
 }  // namespace rdzv::transport::ofi
