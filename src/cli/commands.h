@@ -15,5 +15,6 @@ using Action = std::function<int()>;
 // `argv` is the whole command line, kept for the report and for local mode's children.
 Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv);
 Action addInfoCommand(CLI::App& app);
+Action addDoctorCommand(CLI::App& app);
 
 }  // namespace rdzv::cli

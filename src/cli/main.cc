@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   app.footer("Run `rdzvbench SUBCOMMAND --help` for the flags of each subcommand.");
   auto run = rdzv::cli::addRunCommand(app, args);
   auto info = rdzv::cli::addInfoCommand(app);
+  auto doctor = rdzv::cli::addDoctorCommand(app);
   // CLI11 would only say "A subcommand is required"; name the word it did not know.
   auto known = [&](const char* name) {
     try {
@@ -33,7 +34,7 @@ int main(int argc, char** argv) {
     }
   };
   if (argc > 1 && argv[1][0] != '-' && !known(argv[1])) {
-    std::fprintf(stderr, "rdzvbench: error: unknown subcommand \"%s\" (choose from: run, info)\n",
+    std::fprintf(stderr, "rdzvbench: error: unknown subcommand \"%s\" (choose from: run, info, doctor)\n",
                  argv[1]);
     return static_cast<int>(rdzv::ErrorKind::Usage);
   }
@@ -53,6 +54,7 @@ int main(int argc, char** argv) {
     for (auto* sub : app.get_subcommands()) {
       if (sub->get_name() == "run") return run();
       if (sub->get_name() == "info") return info();
+      if (sub->get_name() == "doctor") return doctor();
     }
     return static_cast<int>(rdzv::ErrorKind::Usage);
   } catch (const rdzv::Error& e) {

@@ -357,7 +357,7 @@ class Reader {
 
 std::string bytes(std::uint64_t n) {
   const std::string pretty = formatSize(n);
-  return pretty == std::to_string(n) ? pretty : fmt::format("{} ({})", n, pretty);
+  return pretty == std::to_string(n) ? pretty + " B" : fmt::format("{} ({})", n, pretty);
 }
 
 // The steps of cxip_env_init() that concern messaging, in its order. `d` holds the compiled
