@@ -34,7 +34,8 @@ int main(int argc, char** argv) {
     }
   };
   if (argc > 1 && argv[1][0] != '-' && !known(argv[1])) {
-    std::fprintf(stderr, "rdzvbench: error: unknown subcommand \"%s\" (choose from: run, info, doctor)\n",
+    std::fprintf(stderr,
+                 "rdzvbench: error: unknown subcommand \"%s\" (choose from: run, info, doctor)\n",
                  argv[1]);
     return static_cast<int>(rdzv::ErrorKind::Usage);
   }
