@@ -50,11 +50,6 @@ int patchFromPath(const std::string& path, int major, int minor) {
 
 }  // namespace
 
-std::string FabricProbe::version() const {
-  return patch >= 0 ? fmt::format("{}.{}.{}", major, minor, patch)
-                    : fmt::format("{}.{}", major, minor);
-}
-
 FabricProbe probeFabric() {
   FabricProbe probe;
   const std::uint32_t runtime = fi_version();

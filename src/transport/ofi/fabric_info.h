@@ -33,8 +33,12 @@ struct FabricProbe {
   std::set<std::string> params;        // fi_getparams() names after those calls
 
   bool cxiAvailable() const { return cxi_rc == 0 && !cxi_nics.empty(); }
-  // "1.17.0", or "1.17" when the patch is unknown.
-  std::string version() const;
+  // "1.17.0", or "1.17" when the patch is unknown. Inline: callers built without libfabric
+  // still print probes they were given (tests, doctor).
+  std::string version() const {
+    std::string v = std::to_string(major) + "." + std::to_string(minor);
+    return patch >= 0 ? v + "." + std::to_string(patch) : v;
+  }
 };
 
 #ifdef RDZV_HAVE_LIBFABRIC
