@@ -517,25 +517,6 @@ HostLimits captureHostLimits() {
   return l;
 }
 
-std::vector<fs::path> libfabricConfCandidates(const std::string& library_path) {
-  std::vector<fs::path> out;
-  const auto add = [&](const fs::path& p) {
-    if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
-  };
-  fs::path prefix;
-  if (!library_path.empty()) {
-    fs::path dir = fs::path(library_path).parent_path();
-    // lib, lib64, or a multiarch lib/x86_64-linux-gnu: the prefix is above the lib directory.
-    if (dir.filename().string().find("-linux-") != std::string::npos) dir = dir.parent_path();
-    if (dir.filename().string().rfind("lib", 0) == 0) prefix = dir.parent_path();
-  }
-  // Distribution builds use --sysconfdir=/etc; a build under /opt keeps <prefix>/etc.
-  if (!prefix.empty() && prefix != "/usr" && prefix != "/") add(prefix / "etc" / "libfabric.conf");
-  add("/etc/libfabric.conf");
-  if (!prefix.empty() && prefix != "/") add(prefix / "etc" / "libfabric.conf");
-  return out;
-}
-
 DoctorReport runDoctor(const DoctorInput& in) {
   DoctorReport rep;
   Checks c;

@@ -80,10 +80,6 @@ struct DoctorReport {
 // Runs every check. Never throws for what it finds; only a broken input could.
 DoctorReport runDoctor(const DoctorInput& input);
 
-// Where a libfabric loaded from `library_path` may keep its libfabric.conf: /etc, and
-// <prefix>/etc for a library under <prefix>/lib*, likeliest first.
-std::vector<std::filesystem::path> libfabricConfCandidates(const std::string& library_path);
-
 void to_json(nlohmann::json& j, const DoctorCheck& c);
 // The whole report (results-schema/doctor.schema.json).
 nlohmann::json doctorJson(const DoctorReport& report);

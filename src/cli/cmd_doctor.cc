@@ -100,7 +100,8 @@ Action addDoctorCommand(CLI::App& app) {
     if (!flags->libfabric_conf.empty())
       in.config_files = {flags->libfabric_conf};
     else
-      in.config_files = bench::libfabricConfCandidates(in.fabric ? in.fabric->library_path : "");
+      in.config_files =
+          transport::ofi::libfabricConfCandidates(in.fabric ? in.fabric->library_path : "");
     in.host = captureHost();
     in.limits = bench::captureHostLimits();
     const auto rep = bench::runDoctor(in);

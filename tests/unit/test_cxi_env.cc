@@ -3,7 +3,10 @@
 // cxip_info.c's order (including the eager-size ordering quirk and the size_t wrap), aliases,
 // match-mode rules, unknown names and libfabric.conf.
 
+#include <stdlib.h>
+
 #include <cstdint>
+#include <filesystem>
 #include <limits>
 #include <map>
 #include <string>
@@ -726,6 +729,27 @@ TEST(CxiConfigFile, PrecedenceAndVersion) {
   auto old = analyzeCxiEnv(in);
   EXPECT_EQ(old.effective.rdzv_threshold, 2048u);
   EXPECT_TRUE(mentions(old, "", Severity::Warning, "does not read libfabric.conf"));
+}
+
+TEST(CxiConfigFile, Candidates) {
+  using P = std::vector<std::filesystem::path>;
+  EXPECT_EQ(libfabricConfCandidates("/opt/cray/libfabric/2.3.1/lib64/libfabric.so.1"),
+            (P{"/opt/cray/libfabric/2.3.1/etc/libfabric.conf", "/etc/libfabric.conf"}));
+  EXPECT_EQ(libfabricConfCandidates("/usr/lib/x86_64-linux-gnu/libfabric.so.1"),
+            (P{"/etc/libfabric.conf", "/usr/etc/libfabric.conf"}));
+  EXPECT_EQ(libfabricConfCandidates("/lib/x86_64-linux-gnu/libfabric.so.1"),
+            (P{"/etc/libfabric.conf"}));
+  EXPECT_EQ(libfabricConfCandidates(""), (P{"/etc/libfabric.conf"}));
+}
+
+TEST(CxiConfigFile, ProcessInput) {
+  ::setenv("FI_CXI_RDZV_THRESHOLD", "8192", 1);
+  auto in = processCxiEnvInput(version("2.4.0"), "/nonexistent/lib/libfabric.so.1", "/nonexistent");
+  ::unsetenv("FI_CXI_RDZV_THRESHOLD");
+  EXPECT_EQ(in.env.at("FI_CXI_RDZV_THRESHOLD"), "8192");
+  EXPECT_EQ(in.version.str(), "2.4.0");
+  EXPECT_EQ(in.cacheline_size, 64u);
+  EXPECT_EQ(analyzeCxiEnv(in).effective.rdzv_threshold, 8192u);
 }
 
 // --- outputs --------------------------------------------------------------------------------

@@ -227,17 +227,6 @@ TEST(Doctor, ConfigFile) {
   EXPECT_TRUE(has(runDoctor(in), "E5", "libfabric.conf", CheckStatus::Ok, "none (looked at"));
 }
 
-TEST(Doctor, ConfigCandidates) {
-  using P = std::vector<std::filesystem::path>;
-  EXPECT_EQ(libfabricConfCandidates("/opt/cray/libfabric/2.3.1/lib64/libfabric.so.1"),
-            (P{"/opt/cray/libfabric/2.3.1/etc/libfabric.conf", "/etc/libfabric.conf"}));
-  EXPECT_EQ(libfabricConfCandidates("/usr/lib/x86_64-linux-gnu/libfabric.so.1"),
-            (P{"/etc/libfabric.conf", "/usr/etc/libfabric.conf"}));
-  EXPECT_EQ(libfabricConfCandidates("/lib/x86_64-linux-gnu/libfabric.so.1"),
-            (P{"/etc/libfabric.conf"}));
-  EXPECT_EQ(libfabricConfCandidates(""), (P{"/etc/libfabric.conf"}));
-}
-
 // --- NICs -------------------------------------------------------------------------------------
 
 TEST(Doctor, LinkStates) {

@@ -4,13 +4,17 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
+#include <fstream>
 #include <limits>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "lib/error.h"
 #include "lib/size.h"
+#include "lib/sysinfo.h"
+#include "transport/ofi/cxi_sysfs.h"
 
 namespace rdzv::transport::ofi {
 namespace {
@@ -1030,6 +1034,49 @@ std::map<std::string, std::string> parseLibfabricConf(std::string_view text) {
     out[name] = trim(std::string_view(line).substr(eq + 1));
   }
   return out;
+}
+
+std::vector<std::filesystem::path> libfabricConfCandidates(const std::string& library_path) {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> out;
+  const auto add = [&](const fs::path& p) {
+    if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
+  };
+  fs::path prefix;
+  if (!library_path.empty()) {
+    fs::path dir = fs::path(library_path).parent_path();
+    // lib, lib64, or a multiarch lib/x86_64-linux-gnu: the prefix is above the lib directory.
+    if (dir.filename().string().find("-linux-") != std::string::npos) dir = dir.parent_path();
+    if (dir.filename().string().rfind("lib", 0) == 0) prefix = dir.parent_path();
+  }
+  // Distribution builds use --sysconfdir=/etc; a build under /opt keeps <prefix>/etc.
+  if (!prefix.empty() && prefix != "/usr" && prefix != "/") add(prefix / "etc" / "libfabric.conf");
+  add("/etc/libfabric.conf");
+  if (!prefix.empty() && prefix != "/") add(prefix / "etc" / "libfabric.conf");
+  return out;
+}
+
+CxiEnvInput processCxiEnvInput(const LibfabricVersion& version, const std::string& library_path,
+                               const std::filesystem::path& sysfs_root) {
+  CxiEnvInput in;
+  in.version = version;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    const std::size_t eq = entry.find('=');
+    if (eq != std::string_view::npos && eq > 0)
+      in.env.emplace(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
+  }
+  for (const auto& path : libfabricConfCandidates(library_path)) {
+    std::ifstream file(path);
+    if (!file) continue;
+    std::stringstream text;
+    text << file.rdbuf();
+    in.config_file = parseLibfabricConf(text.str());
+    in.config_path = path.string();
+    break;
+  }
+  in.cacheline_size = readCacheLineSize(sysfs_root);
+  return in;
 }
 
 bool isCxiParameter(std::string_view name, const LibfabricVersion& version) {

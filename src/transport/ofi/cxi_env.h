@@ -7,6 +7,7 @@
 // libfabric needed, so the same answer comes out on a laptop, in CI and on a Slingshot node.
 
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <set>
@@ -180,6 +181,16 @@ bool validCxiDeviceName(const std::string& text);
 
 // The FI_* settings of a libfabric.conf ("NAME=value" lines; '#' comments and blanks skipped).
 std::map<std::string, std::string> parseLibfabricConf(std::string_view text);
+
+// Where a libfabric loaded from `library_path` may keep its libfabric.conf, likeliest first:
+// <prefix>/etc for a library under <prefix>/lib* outside /usr, and /etc.
+std::vector<std::filesystem::path> libfabricConfCandidates(const std::string& library_path);
+
+// The input as this process sees it: its environment, the first existing libfabric.conf among
+// the candidates for `library_path`, and cpu0's cache line under `sysfs_root`. What the ofi
+// transport records per series is analyzeCxiEnv(processCxiEnvInput(version, path)).
+CxiEnvInput processCxiEnvInput(const LibfabricVersion& version, const std::string& library_path,
+                               const std::filesystem::path& sysfs_root = "/sys");
 
 // Whether `name` (FI_CXI_...) is a parameter the CXI provider registers in `version`.
 bool isCxiParameter(std::string_view name, const LibfabricVersion& version);
