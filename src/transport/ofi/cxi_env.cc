@@ -330,7 +330,9 @@ class Reader {
         why.push_back("a leading 0 makes strtol read octal");
     }
     if (!allSpace(rest))
-      why.push_back(fmt::format("strtol stops at \"{}\" (no unit suffixes)", rest));
+      why.push_back(fmt::format(
+          "strtol stops at \"{}\"{}", rest,
+          std::isalpha(static_cast<unsigned char>(rest[0])) ? " (no unit suffixes)" : ""));
     if (r.out_of_range) why.push_back("the value exceeds the range of a long and saturates");
     if (type == VarType::Int && static_cast<long>(libfabricInt(text)) != r.value)
       why.push_back("the value does not fit in an int");
