@@ -175,6 +175,7 @@ void runSweep(const BenchConfig& config, store::Bootstrap& bootstrap, Report& re
           bootstrap.barrier(tag + "/start", Deadline::afterSeconds(config.timeout));
           device.setProtocol(config.protocols[pi]);
         }
+        device.beginSeries();
         auto before = device.engineCounters();
         if (rank == 0) {
           auto series = makeSeries(config, name, benchmark, algorithm);

@@ -62,6 +62,7 @@ struct RunFlags {
   std::string config;
   std::string provider;
   std::string ofi_mode = "native";
+  std::string sysfs_root = "/sys";
   // Collectives.
   std::string algorithms = "all";
   std::string dtype = "float32";
@@ -182,6 +183,7 @@ bench::BenchConfig validate(const RunFlags& f) {
         std::max({c.transport.max_first_frame, p.switchPoint(), p.rdzv_eager_size, p.inject_size});
   c.transport.addr = f.addr;
   c.transport.provider = f.provider;
+  c.transport.sysfs_root = f.sysfs_root;
   if (f.ofi_mode != "native" && f.ofi_mode != "engine")
     throwUsage(fmt::format("invalid --ofi-mode \"{}\"", f.ofi_mode), "use native or engine");
   c.transport.ofi_mode = f.ofi_mode;
@@ -429,6 +431,9 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
   run->add_option("--ofi-mode", flags->ofi_mode,
                   "ofi: native (tagged messages, the provider decides eager or rendezvous) or "
                   "engine (rdzvbench's protocol engine over fi_send, the Get as fi_read)")
+      ->capture_default_str();
+  run->add_option("--sysfs-root", flags->sysfs_root,
+                  "ofi: where CXI NICs' telemetry is read, before and after each series")
       ->capture_default_str();
   run->add_option("--config", flags->config,
                   "Sweep file (JSON with comments; keys are these flags' long names, e.g. "

@@ -39,6 +39,7 @@ struct TransportOptions {
   // The largest first-frame payload any protocol set of the run may send (T+G, E, inject):
   // message-based engines size their receive slots once, before the first set is applied.
   std::uint64_t max_first_frame = 0;
+  std::string sysfs_root = "/sys";  // where CXI NICs and their telemetry are read from
 };
 
 // Registered memory that messages are sent from and received into. A message is matched
@@ -115,8 +116,11 @@ class Device {
   // its bytes are on the wire (inline data is copied), so a rank that stops progressing
   // right after its last wait could strand them; call this before doing so.
   virtual void drain(Deadline) {}
-  // Transport details and counters for the report.
+  // Transport details and counters for the report, as of now.
   virtual nlohmann::json details() const { return nlohmann::json::object(); }
+  // Marks the start of a series: what details() reports as "during the series" counts from
+  // here (e.g. NIC telemetry).
+  virtual void beginSeries() {}
   // Transports that run the protocol engine take its parameters between series (nothing
   // may be in flight) and count what it did.
   virtual bool hasEngine() const { return false; }

@@ -1,6 +1,8 @@
 """The ofi transport in native mode over Debian's libfabric providers, with --check, under
 local mode and mpirun; and a clear refusal of providers this libfabric does not have."""
 
+import os
+
 import harness
 
 SIZES = [1, 64, 8192, 65536, 1 << 20]
@@ -81,6 +83,41 @@ class Ofi(harness.TestCase):
                         self.assertEqual(c["gets"], c["rendezvous_sent"])
                         alt = s["params"]["rdzv_proto"] == "alt_read"
                         self.assertEqual(c["done_sent"], c["rendezvous_sent"] if alt else 0)
+
+    def test_cxi_settings_and_telemetry_are_recorded(self):
+        # No cxi here: the FI_CXI_* values are still recomputed with the provider's rules, and a
+        # fixture NIC tree stands in for /sys so the telemetry before/after each series is real.
+        from test_doctor import make_nic
+        make_nic(self.dir)
+        counter = os.path.join(self.dir, "devices", "pci0000:00", "0000:20:00.0", "telemetry",
+                               "ixe_rx_ptl_restricted_pkt")
+        out = self.path("r.json")
+        proc = harness.spawn(["run", "-t", "ofi", "--provider", "tcp", "--sysfs-root", self.dir,
+                              "-b", "latency", "--sizes", "8,16,32,64,128", "--iterations", "3000",
+                              "-o", out],
+                             env={"FI_TCP_IFACE": "lo", "FI_CXI_RDZV_THRESHOLD": "0",
+                                  "FI_CXI_OFLOW_BUF_SIZE": "12M"})
+        # Once the first row is out the series is under way: the NIC "sees" 500 packets.
+        line = proc.stdout.readline()
+        while line and not line.startswith("   "):
+            line = proc.stdout.readline()
+        with open(counter, "w") as f:
+            f.write("500@1700000005.000000000\n")
+        proc.stdout.read()
+        self.assertEqual(proc.wait(timeout=120), 0, proc.stderr.read())
+        d = harness.validate_report(out)["series"][0]["details"]
+        delta = d["cxi_telemetry"]["delta"]["cxi0"]["ixe_rx_ptl_restricted_pkt"]
+        self.assertEqual(delta["count"], 500)
+        self.assertEqual(delta["seconds"], 5)
+        # The provider's real chain, as the cxi provider would apply it: "12M" is read as 12
+        # bytes, so the threshold (raised from 0 to 192) exceeds the overflow buffer and is
+        # reset to the compiled default (2048 under this libfabric's rules).
+        eff = d["cxi_effective"]
+        self.assertEqual(eff["effective"]["oflow_buf_size"], 12)
+        self.assertEqual(eff["effective"]["rdzv_threshold"], 2048)
+        messages = " ".join(f["message"] for f in eff["findings"])
+        self.assertIn("effective 192", messages)
+        self.assertIn("12", messages)
 
     def test_engine_mode_counts_like_the_tcp_transport(self):
         # The same decisions on both: the counters of one size list must agree exactly.

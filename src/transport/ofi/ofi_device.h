@@ -61,6 +61,7 @@ class OfiDevice : public Device {
                Deadline deadline) override;
   std::unique_ptr<Buffer> createBuffer(void* ptr, std::size_t size) override;
   nlohmann::json details() const override;
+  void beginSeries() override { endpoint_.beginSeries(); }
 
   struct Op {
     fi_context2 context;  // first, so the provider's FI_CONTEXT/FI_CONTEXT2 space is ours

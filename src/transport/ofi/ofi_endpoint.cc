@@ -10,6 +10,7 @@
 
 #include "lib/error.h"
 #include "lib/sysinfo.h"
+#include "transport/ofi/cxi_env.h"
 
 namespace rdzv::transport::ofi {
 namespace {
@@ -89,7 +90,8 @@ std::vector<std::string> rdmProviders() {
 
 void probe(const TransportOptions& options) { findProviders(options, capsFor(options)); }
 
-Endpoint::Endpoint(const TransportOptions& options, std::uint64_t caps) {
+Endpoint::Endpoint(const TransportOptions& options, std::uint64_t caps)
+    : sysfs_root_(options.sysfs_root) {
   auto all = findProviders(options, caps);
   const fi_info* pick = all.get();
   if (options.provider.empty())
@@ -170,23 +172,45 @@ std::uint64_t Endpoint::remoteAddress(const void* base, const void* ptr) const {
                                     static_cast<const std::uint8_t*>(base));
 }
 
+void Endpoint::beginSeries() {
+  if (!readCxiSysfs(sysfs_root_).nics.empty()) telemetry_before_ = snapshotTelemetry(sysfs_root_);
+}
+
 nlohmann::json Endpoint::details() const {
   nlohmann::json fi_env = nlohmann::json::object();
+  bool cxi_settings = std::string(info_->fabric_attr->prov_name).rfind("cxi", 0) == 0;
   for (const auto& [k, v] : captureEnvironment())
-    if (k.rfind("FI_", 0) == 0) fi_env[k] = v;
-  return {{"provider", info_->fabric_attr->prov_name},
-          {"provider_version", fmt::format("{}.{}", FI_MAJOR(info_->fabric_attr->prov_version),
-                                           FI_MINOR(info_->fabric_attr->prov_version))},
-          {"fabric", info_->fabric_attr->name ? info_->fabric_attr->name : ""},
-          {"domain", info_->domain_attr->name ? info_->domain_attr->name : ""},
-          {"endpoint_type", "FI_EP_RDM"},
-          {"libfabric_runtime", runtimeVersion()},
-          {"libfabric_api", fmt::format("{}.{}", FI_MAJOR_VERSION, FI_MINOR_VERSION)},
-          {"library", libraryPath()},
-          {"mr_mode", static_cast<std::uint64_t>(info_->domain_attr->mr_mode)},
-          {"inject_size", info_->tx_attr->inject_size},
-          {"max_msg_size", info_->ep_attr->max_msg_size},
-          {"fi_environment", fi_env}};
+    if (k.rfind("FI_", 0) == 0) {
+      fi_env[k] = v;
+      cxi_settings |= k.rfind("FI_CXI_", 0) == 0;
+    }
+  nlohmann::json d = {
+      {"provider", info_->fabric_attr->prov_name},
+      {"provider_version", fmt::format("{}.{}", FI_MAJOR(info_->fabric_attr->prov_version),
+                                       FI_MINOR(info_->fabric_attr->prov_version))},
+      {"fabric", info_->fabric_attr->name ? info_->fabric_attr->name : ""},
+      {"domain", info_->domain_attr->name ? info_->domain_attr->name : ""},
+      {"endpoint_type", "FI_EP_RDM"},
+      {"libfabric_runtime", runtimeVersion()},
+      {"libfabric_api", fmt::format("{}.{}", FI_MAJOR_VERSION, FI_MINOR_VERSION)},
+      {"library", libraryPath()},
+      {"mr_mode", static_cast<std::uint64_t>(info_->domain_attr->mr_mode)},
+      {"inject_size", info_->tx_attr->inject_size},
+      {"max_msg_size", info_->ep_attr->max_msg_size},
+      {"fi_environment", fi_env}};
+  // The provider clamps and resets FI_CXI_* values silently: record what it will really use.
+  if (cxi_settings) {
+    auto version = LibfabricVersion::parse(runtimeVersion()).value_or(LibfabricVersion::latest());
+    d["cxi_effective"] = analyzeCxiEnv(processCxiEnvInput(version, libraryPath(), sysfs_root_));
+  }
+  // The NIC counters that prove which path was taken (e.g. restricted packets for alt_read).
+  if (telemetry_before_) {
+    auto after = snapshotTelemetry(sysfs_root_);
+    d["cxi_telemetry"] = {{"before", *telemetry_before_},
+                          {"after", after},
+                          {"delta", telemetryDelta(*telemetry_before_, after)}};
+  }
+  return d;
 }
 
 }  // namespace rdzv::transport::ofi

@@ -8,9 +8,11 @@
 #include <rdma/fi_endpoint.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "transport/ofi/cxi_sysfs.h"
 #include "transport/ofi/fid.h"
 #include "transport/transport.h"
 
@@ -41,10 +43,16 @@ class Endpoint {
   const Bytes& address() const { return address_; }
   // "tcp;ofi_rxm on lo": for every error message.
   const std::string& where() const { return where_; }
-  // Provider, versions, library, registration mode... for the report.
+  // Provider, versions, library, registration mode... for the report; with CXI settings in
+  // the environment or a cxi provider, their effective values recomputed with the provider's
+  // rules; with CXI NICs in sysfs, their telemetry since beginSeries().
   nlohmann::json details() const;
+  // Snapshots the CXI NICs' telemetry counters (when there are NICs).
+  void beginSeries();
 
  private:
+  std::string sysfs_root_;
+  std::optional<TelemetrySnapshot> telemetry_before_;
   InfoPtr info_;
   Fid<fid_fabric> fabric_;
   Fid<fid_domain> domain_;

@@ -34,6 +34,7 @@ class OfiEngineDevice : public Device {
   std::unique_ptr<Buffer> createBuffer(void* ptr, std::size_t size) override;
   void drain(Deadline deadline) override;
   nlohmann::json details() const override;
+  void beginSeries() override { endpoint_.beginSeries(); }
   bool hasEngine() const override { return true; }
   void setProtocol(const engine::ProtocolParams& params) override;
   engine::EngineCounters engineCounters() const override;
