@@ -18,9 +18,12 @@ Action addInfoCommand(CLI::App& app) {
     fmt::print("host: {} ({} CPUs, {}, kernel {})\n", host.hostname, host.cpus, host.cpu_model,
                host.kernel);
     fmt::print("\ntransports:\n");
-    for (const auto& t : transport::listTransports())
+    for (const auto& t : transport::listTransports()) {
       fmt::print("  {:<8} {}{}\n", t.name, t.built ? "built" : "not built",
                  t.why.empty() ? "" : fmt::format(" ({})", t.why));
+      if (auto notes = t.built ? transport::hostNotes(t.name) : ""; !notes.empty())
+        fmt::print("           {}\n", notes);
+    }
     fmt::print("\nstores:\n");
     fmt::print("  {:<8} built\n  {:<8} built\n  {:<8} built\n", "hash:", "file://", "tcp://");
     if (build::kHaveHiredis)

@@ -50,6 +50,19 @@ void requireTransport(const std::string& name) {
              fmt::format("choose from: {}", fmt::join(names, ", ")));
 }
 
+std::string hostNotes(const std::string& name) {
+#ifdef RDZV_HAVE_LIBFABRIC
+  if (name == "ofi") {
+    auto providers = ofi::rdmProviders();
+    return fmt::format("libfabric {} at {}; RDM providers: {}", ofi::runtimeVersion(),
+                       ofi::libraryPath(),
+                       providers.empty() ? "none" : fmt::format("{}", fmt::join(providers, ", ")));
+  }
+#endif
+  (void)name;
+  return "";
+}
+
 void probeTransport(const std::string& name, const TransportOptions& options) {
   requireTransport(name);
 #ifdef RDZV_HAVE_LIBFABRIC
