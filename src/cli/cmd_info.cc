@@ -18,9 +18,13 @@ Action addInfoCommand(CLI::App& app) {
     fmt::print("host: {} ({} CPUs, {}, kernel {})\n", host.hostname, host.cpus, host.cpu_model,
                host.kernel);
     fmt::print("\ntransports:\n");
-    for (const auto& t : transport::listTransports())
-      fmt::print("  {:<8} {}{}\n", t.name, t.built ? "built" : "not built",
+    for (const auto& t : transport::listTransports()) {
+      // What a built transport finds here (no RDMA device…) follows "built".
+      auto status = t.built ? transport::transportStatus(t.name) : std::string();
+      fmt::print("  {:<8} {}{}{}\n", t.name, t.built ? "built" : "not built",
+                 status.empty() ? "" : ", " + status,
                  t.why.empty() ? "" : fmt::format(" ({})", t.why));
+    }
     fmt::print("\nstores:\n");
     fmt::print("  {:<8} built\n  {:<8} built\n  {:<8} built\n", "hash:", "file://", "tcp://");
     if (build::kHaveHiredis)

@@ -12,6 +12,9 @@
 #ifdef RDZV_HAVE_LIBFABRIC
 #include "transport/ofi/ofi_device.h"
 #endif
+#ifdef RDZV_HAVE_IBVERBS
+#include "transport/ibverbs/ib_device.h"
+#endif
 
 namespace rdzv::transport {
 
@@ -21,9 +24,8 @@ std::vector<TransportInfo> listTransports() {
       {"mpi", build::kHaveMpi,
        build::kHaveMpi ? "needs an MPI launcher and --bootstrap mpi" : build::kWhyNoMpi},
       {"ofi", build::kHaveLibfabric, build::kHaveLibfabric ? "" : build::kWhyNoLibfabric},
-      {"ibverbs", false,
-       build::kHaveIbverbs ? "libibverbs found, but the ibverbs transport is not implemented yet"
-                           : build::kWhyNoIbverbs},
+      {"ibverbs", build::kHaveIbverbs, build::kHaveIbverbs ? "" : build::kWhyNoIbverbs,
+       build::kHaveIbverbs},
   };
 }
 
@@ -52,9 +54,19 @@ void probeTransport(const std::string& name, const TransportOptions& options) {
   requireTransport(name);
 #ifdef RDZV_HAVE_LIBFABRIC
   if (name == "ofi") ofi::probe(options);
-#else
-  (void)options;
 #endif
+#ifdef RDZV_HAVE_IBVERBS
+  if (name == "ibverbs") ibverbs::probe(options);
+#endif
+  (void)options;
+}
+
+std::string transportStatus(const std::string& name) {
+#ifdef RDZV_HAVE_IBVERBS
+  if (name == "ibverbs") return ibverbs::hostStatus();
+#endif
+  (void)name;
+  return "";
 }
 
 std::unique_ptr<Device> createDevice(const std::string& name, const TransportOptions& options) {
@@ -65,6 +77,9 @@ std::unique_ptr<Device> createDevice(const std::string& name, const TransportOpt
 #endif
 #ifdef RDZV_HAVE_LIBFABRIC
   if (name == "ofi") return std::make_unique<ofi::OfiDevice>(options);
+#endif
+#ifdef RDZV_HAVE_IBVERBS
+  if (name == "ibverbs") return std::make_unique<ibverbs::IbDevice>(options);
 #endif
   throwUsage(fmt::format("transport \"{}\" is not available", name));
 }
