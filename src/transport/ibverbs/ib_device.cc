@@ -571,7 +571,8 @@ void IbDevice::frameArrived(Peer& p, std::uint32_t slot, std::uint32_t byte_len)
       if (!p.in.active) {
         if (h.offset != 0) protocolError(p, "a continuation frame without its first frame");
         startMessage(p, h);
-      } else if (h.offset != p.in.received || h.tag != p.in.first.tag) {
+      } else if (h.offset != p.in.received || h.tag != p.in.first.tag ||
+                 h.kind != p.in.first.kind) {
         protocolError(p, fmt::format("frame at offset {} of tag {} while {} bytes of tag {} were "
                                      "received",
                                      h.offset, h.tag, p.in.received, p.in.first.tag));
