@@ -17,6 +17,7 @@ struct BenchConfig {
   std::uint64_t warmup = 0;      // 0: per-benchmark default
   int window = 64;               // messages in flight for bw and bibw
   double min_time = 0;           // seconds per size; raises the iteration count to fill it
+  int repeat = 1;                // trials of each size, one after another; rows hold each trial
   bool check = false;            // fill and verify every message
   bool pairs = false;            // with more than 2 ranks: rank i measures with i + n/2
   double timeout = 60;           // seconds any single wait may take

@@ -1,5 +1,7 @@
 #include "bench/sweep.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "lib/error.h"
@@ -25,6 +27,32 @@ Row aggregate(std::uint64_t size, const std::vector<Measurement>& measurements) 
     }
   }
   row.latency_us = summarize(std::move(samples));
+  return row;
+}
+
+Row combineTrials(const std::vector<Row>& trials) {
+  if (trials.size() <= 1) return trials.empty() ? Row{} : trials.front();
+  auto med = [&](auto field) {
+    std::vector<double> values;
+    for (const auto& t : trials) values.push_back(static_cast<double>(field(t)));
+    return median(std::move(values));
+  };
+  Row row = trials.front();
+  for (const auto& t : trials) {
+    // --min-time calibrates each trial on its own, so their counts can differ.
+    row.iterations = std::max(row.iterations, t.iterations);
+    row.latency_us.count = std::max(row.latency_us.count, t.latency_us.count);
+    row.pairs = std::min(row.pairs, t.pairs);
+    row.trials.push_back({t.latency_us.p50, t.bandwidth_mbps});
+  }
+  row.latency_us.min = med([](const Row& r) { return r.latency_us.min; });
+  row.latency_us.mean = med([](const Row& r) { return r.latency_us.mean; });
+  row.latency_us.p50 = med([](const Row& r) { return r.latency_us.p50; });
+  row.latency_us.p90 = med([](const Row& r) { return r.latency_us.p90; });
+  row.latency_us.p99 = med([](const Row& r) { return r.latency_us.p99; });
+  row.latency_us.max = med([](const Row& r) { return r.latency_us.max; });
+  row.bandwidth_mbps = med([](const Row& r) { return r.bandwidth_mbps; });
+  row.message_rate = med([](const Row& r) { return r.message_rate; });
   return row;
 }
 
@@ -115,6 +143,7 @@ void runSweep(const BenchConfig& config, store::Bootstrap& bootstrap, Report& re
           bootstrap.barrier(tag + "/start", Deadline::afterSeconds(config.timeout));
           device.setProtocol(config.protocols[pi]);
         }
+        device.beginSeries();
         auto before = device.engineCounters();
         if (rank == 0) {
           auto series = makeSeries(config, name, benchmark);
@@ -128,20 +157,28 @@ void runSweep(const BenchConfig& config, store::Bootstrap& bootstrap, Report& re
         }
         for (auto size : config.sizes) {
           ++step;
-          if (events.progress)
-            events.progress(step, steps,
-                            fmt::format("{} {} {}", name, benchmark, formatSize(size)));
-          auto measured = runPointToPoint(context, config, benchmark, size);
-          device.drain(Deadline::afterSeconds(config.timeout));
-          auto gathered = bootstrap.gather(fmt::format("{}/result/{}", tag, size),
-                                           store::toBytes(nlohmann::json(measured).dump()),
-                                           Deadline::afterSeconds(config.timeout));
+          std::vector<Row> trials;
+          for (int trial = 1; trial <= config.repeat; ++trial) {
+            if (events.progress)
+              events.progress(
+                  step, steps,
+                  fmt::format(
+                      "{} {} {}{}", name, benchmark, formatSize(size),
+                      config.repeat > 1 ? fmt::format(" trial {}/{}", trial, config.repeat) : ""));
+            auto measured = runPointToPoint(context, config, benchmark, size);
+            device.drain(Deadline::afterSeconds(config.timeout));
+            auto gathered = bootstrap.gather(fmt::format("{}/result/{}/{}", tag, size, trial),
+                                             store::toBytes(nlohmann::json(measured).dump()),
+                                             Deadline::afterSeconds(config.timeout));
+            if (rank != 0) continue;
+            std::vector<Measurement> all;
+            for (const auto& bytes : gathered)
+              all.push_back(nlohmann::json::parse(store::toString(bytes)).get<Measurement>());
+            trials.push_back(aggregate(size, all));
+          }
           if (rank != 0) continue;
-          std::vector<Measurement> all;
-          for (const auto& bytes : gathered)
-            all.push_back(nlohmann::json::parse(store::toString(bytes)).get<Measurement>());
           auto& series = report.series.back();
-          series.rows.push_back(aggregate(size, all));
+          series.rows.push_back(combineTrials(trials));
           if (events.row) events.row(series, series.rows.back());
         }
         auto counters = bootstrap.gather(

@@ -27,6 +27,10 @@ struct SweepEvents {
 // Combines what every rank measured for one size into a row (rank 0).
 Row aggregate(std::uint64_t size, const std::vector<Measurement>& measurements);
 
+// Combines the rows of repeated trials of one size (rank 0): every number is the median over
+// the trials, and `trials` keeps each trial's headline numbers. One trial is returned as is.
+Row combineTrials(const std::vector<Row>& trials);
+
 // Runs the sweep. Rank 0 appends to `report.series` as rows finish, so when a later step
 // throws, what was measured is already in the report (the series under way is marked
 // incomplete).

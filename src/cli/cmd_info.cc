@@ -19,11 +19,10 @@ Action addInfoCommand(CLI::App& app) {
                host.kernel);
     fmt::print("\ntransports:\n");
     for (const auto& t : transport::listTransports()) {
-      // What a built transport finds here (no RDMA device…) follows "built".
-      auto status = t.built ? transport::transportStatus(t.name) : std::string();
-      fmt::print("  {:<8} {}{}{}\n", t.name, t.built ? "built" : "not built",
-                 status.empty() ? "" : ", " + status,
+      fmt::print("  {:<8} {}{}\n", t.name, t.built ? "built" : "not built",
                  t.why.empty() ? "" : fmt::format(" ({})", t.why));
+      if (auto notes = t.built ? transport::hostNotes(t.name) : ""; !notes.empty())
+        fmt::print("           {}\n", notes);
     }
     fmt::print("\nstores:\n");
     fmt::print("  {:<8} built\n  {:<8} built\n  {:<8} built\n", "hash:", "file://", "tcp://");

@@ -42,6 +42,7 @@ struct RunFlags {
   std::uint64_t warmup = 0;
   int window = 64;
   double min_time = 0;
+  int repeat = 1;
   bool check = false;
   bool pairs = false;
   int np = 2;
@@ -63,6 +64,7 @@ struct RunFlags {
   std::string ib_device;
   int ib_port = 1;
   int gid_index = -1;
+  std::string sysfs_root = "/sys";
   // Protocol engine axes: each a comma list; the run sweeps their product.
   std::string inject_size = "192";
   std::string rdzv_threshold = "16384";
@@ -152,14 +154,21 @@ bench::BenchConfig validate(const RunFlags& f) {
   if (f.min_time < 0 || f.min_time > 3600)
     throwUsage(fmt::format("invalid --min-time {}", f.min_time), "use 0 to 3600 seconds");
   c.min_time = f.min_time;
+  if (f.repeat < 1 || f.repeat > 1000)
+    throwUsage(fmt::format("invalid --repeat {}", f.repeat), "use 1 to 1000 trials of each size");
+  c.repeat = f.repeat;
   if (!(f.timeout > 0) || f.timeout > 86400)
     throwUsage(fmt::format("invalid --timeout {}", f.timeout), "use a number of seconds > 0");
   c.timeout = f.timeout;
   c.check = f.check;
   c.pairs = f.pairs;
   c.protocols = protocolSets(f);
+  for (const auto& p : c.protocols)
+    c.transport.max_first_frame =
+        std::max({c.transport.max_first_frame, p.switchPoint(), p.rdzv_eager_size, p.inject_size});
   c.transport.addr = f.addr;
   c.transport.provider = f.provider;
+  c.transport.sysfs_root = f.sysfs_root;
   if (f.ofi_mode != "native" && f.ofi_mode != "engine")
     throwUsage(fmt::format("invalid --ofi-mode \"{}\"", f.ofi_mode), "use native or engine");
   c.transport.ofi_mode = f.ofi_mode;
@@ -359,6 +368,10 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
       ->capture_default_str();
   run->add_option("--min-time", flags->min_time,
                   "Seconds each size should run at least (raises the iteration count)");
+  run->add_option("--repeat", flags->repeat,
+                  "Trials of each size, one after another; rows keep each trial and report "
+                  "their medians (for rdzvbench compare's noise estimate)")
+      ->capture_default_str();
   run->add_flag("--check", flags->check, "Fill every message with a pattern and verify it");
   run->add_flag("--pairs", flags->pairs,
                 "With more than 2 ranks, rank i measures with rank i+n/2, all pairs at once");
@@ -393,7 +406,11 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
                   "ofi: libfabric provider (tcp, shm, sockets, cxi…; default: cxi if present, "
                   "else the first RDM provider); with --iface, the domain (e.g. lo)");
   run->add_option("--ofi-mode", flags->ofi_mode,
-                  "ofi: native (tagged messages, the provider decides eager or rendezvous)")
+                  "ofi: native (tagged messages, the provider decides eager or rendezvous) or "
+                  "engine (rdzvbench's protocol engine over fi_send, the Get as fi_read)")
+      ->capture_default_str();
+  run->add_option("--sysfs-root", flags->sysfs_root,
+                  "ofi: where CXI NICs' telemetry is read, before and after each series")
       ->capture_default_str();
   auto* ib = "ibverbs transport";
   run->add_option("--ib-device", flags->ib_device,

@@ -16,5 +16,7 @@ using Action = std::function<int()>;
 Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv);
 Action addInfoCommand(CLI::App& app);
 Action addSweepCommand(CLI::App& app, const std::vector<std::string>& argv);
+Action addCompareCommand(CLI::App& app);
+Action addDoctorCommand(CLI::App& app);
 
 }  // namespace rdzv::cli

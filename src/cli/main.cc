@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
   auto run = rdzv::cli::addRunCommand(app, args);
   auto info = rdzv::cli::addInfoCommand(app);
   auto sweep = rdzv::cli::addSweepCommand(app, args);
+  auto compare = rdzv::cli::addCompareCommand(app);
+  auto doctor = rdzv::cli::addDoctorCommand(app);
   // CLI11 would only say "A subcommand is required"; name the word it did not know.
   auto known = [&](const char* name) {
     try {
@@ -35,7 +37,8 @@ int main(int argc, char** argv) {
   };
   if (argc > 1 && argv[1][0] != '-' && !known(argv[1])) {
     std::fprintf(stderr,
-                 "rdzvbench: error: unknown subcommand \"%s\" (choose from: run, sweep, info)\n",
+                 "rdzvbench: error: unknown subcommand \"%s\" (choose from: run, sweep, "
+                 "compare, doctor, info)\n",
                  argv[1]);
     return static_cast<int>(rdzv::ErrorKind::Usage);
   }
@@ -56,6 +59,8 @@ int main(int argc, char** argv) {
       if (sub->get_name() == "run") return run();
       if (sub->get_name() == "info") return info();
       if (sub->get_name() == "sweep") return sweep();
+      if (sub->get_name() == "compare") return compare();
+      if (sub->get_name() == "doctor") return doctor();
     }
     return static_cast<int>(rdzv::ErrorKind::Usage);
   } catch (const rdzv::Error& e) {

@@ -16,6 +16,15 @@ namespace rdzv {
 
 using nlohmann::json;
 
+void to_json(json& j, const Trial& t) {
+  j = json{{"latency_p50_us", t.latency_p50_us}, {"bandwidth_mbps", t.bandwidth_mbps}};
+}
+
+void from_json(const json& j, Trial& t) {
+  j.at("latency_p50_us").get_to(t.latency_p50_us);
+  j.at("bandwidth_mbps").get_to(t.bandwidth_mbps);
+}
+
 void to_json(json& j, const Row& r) {
   j = json{{"size", r.size},
            {"iterations", r.iterations},
@@ -23,6 +32,8 @@ void to_json(json& j, const Row& r) {
            {"bandwidth_mbps", r.bandwidth_mbps},
            {"message_rate", r.message_rate},
            {"pairs", r.pairs}};
+  // Optional, so reports of single-trial runs keep their shape.
+  if (!r.trials.empty()) j["trials"] = r.trials;
 }
 
 void from_json(const json& j, Row& r) {
@@ -32,6 +43,7 @@ void from_json(const json& j, Row& r) {
   j.at("bandwidth_mbps").get_to(r.bandwidth_mbps);
   j.at("message_rate").get_to(r.message_rate);
   j.at("pairs").get_to(r.pairs);
+  if (const auto trials = j.find("trials"); trials != j.end()) trials->get_to(r.trials);
 }
 
 void to_json(json& j, const Series& s) {

@@ -17,6 +17,12 @@ namespace rdzv {
 
 inline constexpr int kReportSchemaVersion = 1;
 
+// One of the trials of a row measured with `run --repeat N`: that trial's headline numbers.
+struct Trial {
+  double latency_p50_us = 0;
+  double bandwidth_mbps = 0;
+};
+
 // One message size of one series.
 struct Row {
   std::uint64_t size = 0;        // bytes per message
@@ -25,6 +31,9 @@ struct Row {
   double bandwidth_mbps = 0;     // aggregate over all measuring pairs
   double message_rate = 0;       // messages per second, aggregate
   int pairs = 1;                 // measuring pairs that contributed
+  // With --repeat N > 1, each trial's numbers, in order; the row's numbers are then their
+  // medians. Empty (and absent from the JSON) for a single trial.
+  std::vector<Trial> trials;
 };
 
 // One (transport, benchmark, algorithm, parameters, environment) combination.
@@ -79,6 +88,8 @@ struct Report {
   std::vector<Combination> combinations;
 };
 
+void to_json(nlohmann::json& j, const Trial& t);
+void from_json(const nlohmann::json& j, Trial& t);
 void to_json(nlohmann::json& j, const Row& r);
 void from_json(const nlohmann::json& j, Row& r);
 void to_json(nlohmann::json& j, const Series& s);

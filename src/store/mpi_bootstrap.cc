@@ -10,19 +10,11 @@
 namespace rdzv::store {
 namespace {
 
-void check(int rc, const char* call) {
-  if (rc == MPI_SUCCESS) return;
-  char text[MPI_MAX_ERROR_STRING];
-  int len = 0;
-  MPI_Error_string(rc, text, &len);
-  throwRuntime(fmt::format("{} failed: {}", call, std::string(text, len)));
-}
-
 // MPI collectives have no timeout of their own: poll the request until the deadline.
 void waitRequest(MPI_Request& request, const std::string& what, Deadline deadline) {
   int done = 0;
   while (true) {
-    check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    checkMpi(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
     if (done) return;
     if (deadline.expired())
       throwRuntime(fmt::format("timed out in the MPI exchange \"{}\"", what),
@@ -33,9 +25,17 @@ void waitRequest(MPI_Request& request, const std::string& what, Deadline deadlin
 
 }  // namespace
 
+void checkMpi(int rc, const char* call) {
+  if (rc == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  MPI_Error_string(rc, text, &len);
+  throwRuntime(fmt::format("{} failed: {}", call, std::string(text, len)));
+}
+
 MpiSession::MpiSession() {
   int provided = 0;
-  check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+  checkMpi(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &size_);
 }
@@ -56,11 +56,13 @@ std::vector<Bytes> MpiBootstrap::exchange(const std::string& name, const Bytes& 
   std::vector<int> lengths(size_);
   MPI_Request request;
   if (to_all)
-    check(MPI_Iallgather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, MPI_COMM_WORLD, &request),
-          "MPI_Iallgather");
+    checkMpi(
+        MPI_Iallgather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, MPI_COMM_WORLD, &request),
+        "MPI_Iallgather");
   else
-    check(MPI_Igather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, 0, MPI_COMM_WORLD, &request),
-          "MPI_Igather");
+    checkMpi(
+        MPI_Igather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, 0, MPI_COMM_WORLD, &request),
+        "MPI_Igather");
   waitRequest(request, name, deadline);
   std::vector<int> offsets(size_, 0);
   int total = 0;
@@ -70,13 +72,13 @@ std::vector<Bytes> MpiBootstrap::exchange(const std::string& name, const Bytes& 
   }
   std::vector<std::uint8_t> all(total > 0 ? total : 1);
   if (to_all)
-    check(MPI_Iallgatherv(mine.data(), length, MPI_BYTE, all.data(), lengths.data(), offsets.data(),
-                          MPI_BYTE, MPI_COMM_WORLD, &request),
-          "MPI_Iallgatherv");
+    checkMpi(MPI_Iallgatherv(mine.data(), length, MPI_BYTE, all.data(), lengths.data(),
+                             offsets.data(), MPI_BYTE, MPI_COMM_WORLD, &request),
+             "MPI_Iallgatherv");
   else
-    check(MPI_Igatherv(mine.data(), length, MPI_BYTE, all.data(), lengths.data(), offsets.data(),
-                       MPI_BYTE, 0, MPI_COMM_WORLD, &request),
-          "MPI_Igatherv");
+    checkMpi(MPI_Igatherv(mine.data(), length, MPI_BYTE, all.data(), lengths.data(), offsets.data(),
+                          MPI_BYTE, 0, MPI_COMM_WORLD, &request),
+             "MPI_Igatherv");
   waitRequest(request, name, deadline);
   if (!to_all && rank_ != 0) return {};
   std::vector<Bytes> out(size_);
@@ -97,7 +99,7 @@ std::vector<Bytes> MpiBootstrap::gather(const std::string& name, const Bytes& mi
 
 void MpiBootstrap::barrier(const std::string& name, Deadline deadline) {
   MPI_Request request;
-  check(MPI_Ibarrier(MPI_COMM_WORLD, &request), "MPI_Ibarrier");
+  checkMpi(MPI_Ibarrier(MPI_COMM_WORLD, &request), "MPI_Ibarrier");
   waitRequest(request, name, deadline);
 }
 

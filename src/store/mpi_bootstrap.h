@@ -8,6 +8,9 @@
 
 namespace rdzv::store {
 
+// Throws a Runtime error naming `call` and MPI's own text for `rc` unless it is MPI_SUCCESS.
+void checkMpi(int rc, const char* call);
+
 // Owns MPI_Init/MPI_Finalize for the process. Create at most one; safe to create when the
 // process was not started by an MPI launcher only if the MPI library allows singletons.
 class MpiSession {

@@ -15,6 +15,18 @@ void Buffer::checkRange(std::size_t offset, std::size_t length) const {
                  ") is outside a buffer of " + std::to_string(size_) + " bytes");
 }
 
+void CountedBuffer::waitSend(Deadline deadline) {
+  if (sends_done_ == 0 && sends_pending_ == 0) throwRuntime("waitSend with no send posted");
+  while (sends_done_ == 0) progress(deadline, "a send to complete");
+  --sends_done_;
+}
+
+void CountedBuffer::waitRecv(Deadline deadline) {
+  if (recvs_done_ == 0 && recvs_pending_ == 0) throwRuntime("waitRecv with no receive posted");
+  while (recvs_done_ == 0) progress(deadline, "a message to arrive");
+  --recvs_done_;
+}
+
 Bytes encodeEndpoint(const std::string& host, const Bytes& address) {
   Bytes out(4 + host.size() + address.size());
   auto n = static_cast<std::uint32_t>(host.size());

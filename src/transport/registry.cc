@@ -11,6 +11,7 @@
 #endif
 #ifdef RDZV_HAVE_LIBFABRIC
 #include "transport/ofi/ofi_device.h"
+#include "transport/ofi/ofi_engine.h"
 #endif
 #ifdef RDZV_HAVE_IBVERBS
 #include "transport/ibverbs/ib_device.h"
@@ -50,6 +51,19 @@ void requireTransport(const std::string& name) {
              fmt::format("choose from: {}", fmt::join(names, ", ")));
 }
 
+std::string hostNotes(const std::string& name) {
+#ifdef RDZV_HAVE_LIBFABRIC
+  if (name == "ofi") {
+    auto providers = ofi::rdmProviders();
+    return fmt::format("libfabric {} at {}; RDM providers: {}", ofi::runtimeVersion(),
+                       ofi::libraryPath(),
+                       providers.empty() ? "none" : fmt::format("{}", fmt::join(providers, ", ")));
+  }
+#endif
+  (void)name;
+  return "";
+}
+
 void probeTransport(const std::string& name, const TransportOptions& options) {
   requireTransport(name);
 #ifdef RDZV_HAVE_LIBFABRIC
@@ -76,6 +90,8 @@ std::unique_ptr<Device> createDevice(const std::string& name, const TransportOpt
   if (name == "mpi") return std::make_unique<mpi::MpiDevice>(options);
 #endif
 #ifdef RDZV_HAVE_LIBFABRIC
+  if (name == "ofi" && options.ofi_mode == "engine")
+    return std::make_unique<ofi::OfiEngineDevice>(options);
   if (name == "ofi") return std::make_unique<ofi::OfiDevice>(options);
 #endif
 #ifdef RDZV_HAVE_IBVERBS

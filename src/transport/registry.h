@@ -21,6 +21,9 @@ TransportInfo transportInfo(const std::string& name);
 
 // Every transport rdzvbench knows, built or not, in a stable order.
 std::vector<TransportInfo> listTransports();
+// What `rdzvbench info` adds about a built transport on this host (e.g. the libfabric
+// providers found); empty when there is nothing to say. May query libraries: not for hot paths.
+std::string hostNotes(const std::string& name);
 // Usage error for an unknown name (listing the known ones) or one not built (saying why).
 std::unique_ptr<Device> createDevice(const std::string& name, const TransportOptions& options);
 // Throws the same errors as createDevice without creating anything: for checking flags early.

@@ -38,6 +38,10 @@ struct TransportOptions {
   std::string ib_device;            // ibverbs: RDMA device; empty: the first with an active port
   int ib_port = 1;                  // ibverbs: port of that device
   int gid_index = -1;               // ibverbs: GID table index; -1: none on IB, chosen on RoCE
+  // The largest first-frame payload any protocol set of the run may send (T+G, E, inject):
+  // message-based engines size their receive slots once, before the first set is applied.
+  std::uint64_t max_first_frame = 0;
+  std::string sysfs_root = "/sys";  // where CXI NICs and their telemetry are read from
 };
 
 // Registered memory that messages are sent from and received into. A message is matched
@@ -69,6 +73,35 @@ class Buffer {
   std::size_t size_;
 };
 
+// A Buffer whose transport counts completions as its progress engine finds them: the waits
+// drive progress() until one is there. Transports call the four notifications.
+class CountedBuffer : public Buffer {
+ public:
+  using Buffer::Buffer;
+  void waitSend(Deadline deadline) override;
+  void waitRecv(Deadline deadline) override;
+  void sendPosted() { ++sends_pending_; }
+  void sendCompleted() {
+    --sends_pending_;
+    ++sends_done_;
+  }
+  void recvPosted() { ++recvs_pending_; }
+  void recvCompleted() {
+    --recvs_pending_;
+    ++recvs_done_;
+  }
+
+ protected:
+  // One round of the transport's progress; throws when the deadline has passed.
+  virtual void progress(Deadline deadline, const char* what) = 0;
+
+ private:
+  std::uint64_t sends_pending_ = 0;
+  std::uint64_t sends_done_ = 0;
+  std::uint64_t recvs_pending_ = 0;
+  std::uint64_t recvs_done_ = 0;
+};
+
 // The progress engine of one transport in one process, with one connection per peer.
 class Device {
  public:
@@ -88,8 +121,11 @@ class Device {
   // its bytes are on the wire (inline data is copied), so a rank that stops progressing
   // right after its last wait could strand them; call this before doing so.
   virtual void drain(Deadline) {}
-  // Transport details and counters for the report.
+  // Transport details and counters for the report, as of now.
   virtual nlohmann::json details() const { return nlohmann::json::object(); }
+  // Marks the start of a series: what details() reports as "during the series" counts from
+  // here (e.g. NIC telemetry).
+  virtual void beginSeries() {}
   // Transports that run the protocol engine take its parameters between series (nothing
   // may be in flight) and count what it did.
   virtual bool hasEngine() const { return false; }

@@ -33,13 +33,18 @@ def free_port():
 
 def validate_report(path):
     """Loads a report and validates it against results-schema/report.schema.json."""
+    return validate_json(path, "report.schema.json")
+
+
+def validate_json(path, schema_name):
+    """Loads a file rdzvbench wrote and validates it against results-schema/`schema_name`."""
     import jsonschema
-    with open(SCHEMA) as f:
+    with open(os.path.join(SOURCE_DIR, "results-schema", schema_name)) as f:
         schema = json.load(f)
     with open(path) as f:
-        report = json.load(f)
-    jsonschema.Draft202012Validator(schema).validate(report)
-    return report
+        document = json.load(f)
+    jsonschema.Draft202012Validator(schema).validate(document)
+    return document
 
 
 class Result:

@@ -124,6 +124,20 @@ TEST(ReportJson, FieldNamesAreTheMemberNames) {
   EXPECT_EQ(j.at("ranks").at(0).size(), 3u);
 }
 
+TEST(ReportJson, TrialsAreOptionalAndRoundTrip) {
+  Report r = populatedReport();
+  r.series[0].rows[1].trials = {{2.5, 100.0}, {2.25, 110.5}, {3.0, 90.0}};
+  const json j = r;
+  EXPECT_FALSE(j.at("series").at(0).at("rows").at(0).contains("trials"));
+  const json& trials = j.at("series").at(0).at("rows").at(1).at("trials");
+  ASSERT_EQ(trials.size(), 3u);
+  EXPECT_EQ(trials.at(1), (json{{"latency_p50_us", 2.25}, {"bandwidth_mbps", 110.5}}));
+  const Report back = json::parse(j.dump()).get<Report>();
+  EXPECT_EQ(json(back), j);
+  EXPECT_TRUE(back.series.at(0).rows.at(0).trials.empty());
+  EXPECT_EQ(back.series.at(0).rows.at(1).trials.at(2).latency_p50_us, 3.0);
+}
+
 TEST_F(ReportFileTest, WriteThenReadRoundTrips) {
   const Report r = populatedReport();
   writeReport(r, path("report.json"));
@@ -251,6 +265,10 @@ TEST_F(ReportFileTest, WrittenReportsMatchTheSchema) {
   // A run that fails before bootstrap still writes a valid (incomplete) report.
   writeReport(Report{}, path("default.json"));
   EXPECT_EQ(validateWithSchema(path("default.json")), 0);
+  Report repeated = populatedReport();
+  repeated.series[0].rows[0].trials = {{1.0, 8.0}, {1.5, 7.0}};
+  writeReport(repeated, path("trials.json"));
+  EXPECT_EQ(validateWithSchema(path("trials.json")), 0);
 }
 
 TEST_F(ReportFileTest, SchemaIsStrict) {
@@ -285,6 +303,11 @@ TEST_F(ReportFileTest, SchemaIsStrict) {
   j["schema_version"] = 2;
   writeText("v2.json", j.dump());
   EXPECT_EQ(validateWithSchema(path("v2.json")), 1);
+
+  j = populatedReport();
+  j["series"][0]["rows"][0]["trials"] = {{{"latency_p50_us", 1.0}}};
+  writeText("trial_fields.json", j.dump());
+  EXPECT_EQ(validateWithSchema(path("trial_fields.json")), 1);
 
   // details is free-form.
   j = populatedReport();

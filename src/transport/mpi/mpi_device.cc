@@ -9,19 +9,9 @@
 #include <fmt/format.h>
 
 #include "lib/error.h"
+#include "store/mpi_bootstrap.h"
 
 namespace rdzv::transport::mpi {
-namespace {
-
-void check(int rc, const char* call) {
-  if (rc == MPI_SUCCESS) return;
-  char text[MPI_MAX_ERROR_STRING];
-  int len = 0;
-  MPI_Error_string(rc, text, &len);
-  throwRuntime(fmt::format("{} failed: {}", call, std::string(text, len)));
-}
-
-}  // namespace
 
 MpiDevice::MpiDevice(const TransportOptions& options) : options_(options) {
   int initialized = 0;
@@ -89,9 +79,9 @@ void MpiBuffer::send(int peer, std::size_t offset, std::size_t length, std::uint
   if (length > static_cast<std::size_t>(INT_MAX))
     throwUsage(fmt::format("message of {} bytes is too large for the mpi transport", length));
   MPI_Request r;
-  check(MPI_Isend(data() + offset, static_cast<int>(length), MPI_BYTE, peer, mpiTag(tag),
-                  MPI_COMM_WORLD, &r),
-        "MPI_Isend");
+  store::checkMpi(MPI_Isend(data() + offset, static_cast<int>(length), MPI_BYTE, peer, mpiTag(tag),
+                            MPI_COMM_WORLD, &r),
+                  "MPI_Isend");
   sends_.push_back(r);
 }
 
@@ -100,9 +90,9 @@ void MpiBuffer::recv(int peer, std::size_t offset, std::size_t length, std::uint
   if (length > static_cast<std::size_t>(INT_MAX))
     throwUsage(fmt::format("message of {} bytes is too large for the mpi transport", length));
   MPI_Request r;
-  check(MPI_Irecv(data() + offset, static_cast<int>(length), MPI_BYTE, peer, mpiTag(tag),
-                  MPI_COMM_WORLD, &r),
-        "MPI_Irecv");
+  store::checkMpi(MPI_Irecv(data() + offset, static_cast<int>(length), MPI_BYTE, peer, mpiTag(tag),
+                            MPI_COMM_WORLD, &r),
+                  "MPI_Irecv");
   recvs_.push_back(r);
 }
 
@@ -111,9 +101,9 @@ void MpiBuffer::waitOne(std::vector<MPI_Request>& requests, Deadline deadline, c
   std::uint64_t spins = 0;
   while (true) {
     int index = MPI_UNDEFINED, flag = 0;
-    check(MPI_Testany(static_cast<int>(requests.size()), requests.data(), &index, &flag,
-                      MPI_STATUS_IGNORE),
-          "MPI_Testany");
+    store::checkMpi(MPI_Testany(static_cast<int>(requests.size()), requests.data(), &index, &flag,
+                                MPI_STATUS_IGNORE),
+                    "MPI_Testany");
     if (flag && index != MPI_UNDEFINED) {
       requests.erase(requests.begin() + index);
       return;

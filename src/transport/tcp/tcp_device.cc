@@ -211,7 +211,7 @@ TcpDevice::Peer& TcpDevice::peerFor(int peer, const char* what) {
 void TcpDevice::postSend(TcpBuffer& buffer, int peer, const std::uint8_t* data, std::size_t length,
                          std::uint64_t tag) {
   Peer& p = peerFor(peer, "send to");
-  ++buffer.sends_pending_;
+  buffer.sendPosted();
   OutFrame frame;
   frame.header = FrameHeader{kMessage, 0, 0, tag, length, 0};
   switch (engine::choosePath(params_, length)) {
@@ -271,7 +271,7 @@ void TcpDevice::postSend(TcpBuffer& buffer, int peer, const std::uint8_t* data, 
 void TcpDevice::postRecv(TcpBuffer& buffer, int peer, std::uint8_t* data, std::size_t capacity,
                          std::uint64_t tag) {
   Peer& p = peerFor(peer, "receive from");
-  ++buffer.recvs_pending_;
+  buffer.recvPosted();
   RecvOp op{&buffer, data, capacity, tag};
   for (auto it = p.unexpected.begin(); it != p.unexpected.end(); ++it) {
     if (it->claimed || it->tag != tag) continue;
@@ -312,15 +312,9 @@ void TcpDevice::issueGet(Peer& p, std::uint64_t id, const Pull& pull) {
   queueFrame(p, std::move(get));
 }
 
-void TcpDevice::completeRecv(TcpBuffer& buffer) {
-  --buffer.recvs_pending_;
-  ++buffer.recvs_done_;
-}
+void TcpDevice::completeRecv(TcpBuffer& buffer) { buffer.recvCompleted(); }
 
-void TcpDevice::completeSend(TcpBuffer& buffer) {
-  --buffer.sends_pending_;
-  ++buffer.sends_done_;
-}
+void TcpDevice::completeSend(TcpBuffer& buffer) { buffer.sendCompleted(); }
 
 void TcpDevice::completeExposure(std::uint64_t id) {
   auto it = exposures_.find(id);
@@ -643,18 +637,6 @@ void TcpBuffer::send(int peer, std::size_t offset, std::size_t length, std::uint
 void TcpBuffer::recv(int peer, std::size_t offset, std::size_t length, std::uint64_t tag) {
   checkRange(offset, length);
   device_.postRecv(*this, peer, data() + offset, length, tag);
-}
-
-void TcpBuffer::waitSend(Deadline deadline) {
-  if (sends_done_ == 0 && sends_pending_ == 0) throwRuntime("waitSend with no send posted");
-  while (sends_done_ == 0) device_.progress(deadline, "a send to complete");
-  --sends_done_;
-}
-
-void TcpBuffer::waitRecv(Deadline deadline) {
-  if (recvs_done_ == 0 && recvs_pending_ == 0) throwRuntime("waitRecv with no receive posted");
-  while (recvs_done_ == 0) device_.progress(deadline, "a message to arrive");
-  --recvs_done_;
 }
 
 }  // namespace rdzv::transport::tcp

@@ -156,21 +156,19 @@ class TcpDevice : public Device {
   std::uint64_t spins_ = 0;
 };
 
-class TcpBuffer : public Buffer {
+class TcpBuffer : public CountedBuffer {
  public:
-  TcpBuffer(TcpDevice& device, void* ptr, std::size_t size) : Buffer(ptr, size), device_(device) {}
+  TcpBuffer(TcpDevice& device, void* ptr, std::size_t size)
+      : CountedBuffer(ptr, size), device_(device) {}
   void send(int peer, std::size_t offset, std::size_t length, std::uint64_t tag) override;
   void recv(int peer, std::size_t offset, std::size_t length, std::uint64_t tag) override;
-  void waitSend(Deadline deadline) override;
-  void waitRecv(Deadline deadline) override;
+
+ protected:
+  void progress(Deadline deadline, const char* what) override { device_.progress(deadline, what); }
 
  private:
   friend class TcpDevice;
   TcpDevice& device_;
-  std::uint64_t sends_pending_ = 0;
-  std::uint64_t sends_done_ = 0;
-  std::uint64_t recvs_pending_ = 0;
-  std::uint64_t recvs_done_ = 0;
 };
 
 }  // namespace rdzv::transport::tcp

@@ -1,0 +1,182 @@
+"""`rdzvbench doctor` as a user runs it: on this node for real (no cxi here: it says so, exit 0
+with warnings), and on fixture sysfs trees with environments that hold an error (alt_read while
+the NIC still issues rendezvous Gets, a "12M" size) -> exit 1 and the message. Every --json
+output is validated against results-schema/doctor.schema.json."""
+
+import json
+import os
+import subprocess
+import time
+
+import harness
+
+SCHEMA = os.path.join(harness.SOURCE_DIR, "results-schema", "doctor.schema.json")
+
+
+def doctor(args, env=None, timeout=60):
+    """Runs `rdzvbench doctor` with the test's environment minus every FI_* and SLURM_*
+    variable (so the host's settings cannot change the verdict), plus `env`."""
+    full_env = {k: v for k, v in os.environ.items()
+                if not k.startswith(("FI_", "SLURM_", "fi_"))}
+    full_env.update(env or {})
+    start = time.monotonic()
+    proc = subprocess.run([harness.BINARY, "doctor"] + args, capture_output=True, text=True,
+                          timeout=timeout, env=full_env)
+    return harness.Result(proc, time.monotonic() - start)
+
+
+def validate(text):
+    import jsonschema
+    with open(SCHEMA) as f:
+        schema = json.load(f)
+    report = json.loads(text)
+    jsonschema.Draft202012Validator(schema).validate(report)
+    return report
+
+
+def make_nic(root, index=0, rdzv_get_en=1, link="up", slot=None):
+    """One Cassini 2 NIC laid out as the driver shows it under /sys."""
+    slot = slot or f"0000:2{index}:00.0"
+    pci = os.path.join(root, "devices", "pci0000:00", slot)
+    files = {
+        "uevent": f"DRIVER=cxi_ss1\nPCI_SLOT_NAME={slot}\n",
+        "numa_node": "0\n",
+        "local_cpulist": "0-1\n",
+        "properties/cassini_version": "2.0\n",
+        "properties/rdzv_get_en": f"{rdzv_get_en}\n",
+        "port/0/link/state": f"{link}\n",
+        "port/0/link/speed": "CK_400G\n",
+        "port/0/media/type": "AOC\n",
+        "telemetry/ixe_rx_ptl_restricted_pkt": "0@1700000000.000000000\n",
+        "telemetry/ixe_rx_ptl_unrestricted_pkt": "12@1700000000.000000000\n",
+    }
+    for rel, content in files.items():
+        path = os.path.join(pci, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(content)
+    cls = os.path.join(root, "class", "cxi", f"cxi{index}")
+    os.makedirs(cls, exist_ok=True)
+    os.symlink(pci, os.path.join(cls, "device"))
+    net = os.path.join(root, "class", "net", f"hsn{index}")
+    os.makedirs(net, exist_ok=True)
+    os.symlink(pci, os.path.join(net, "device"))
+    return os.path.join(cls, "device", "properties", "rdzv_get_en")
+
+
+class ThisNode(harness.TestCase):
+    def test_real_node_has_no_cxi_and_says_so(self):
+        r = doctor([])
+        self.assertExit(r, 0)
+        if "libfabric not built in" not in r.stdout:
+            self.assertIn("cxi provider not available", r.stdout)
+        lines = r.stdout.splitlines()
+        self.assertTrue(any(l.strip().startswith("warning") for l in lines), r)
+        self.assertFalse(any(l.strip().startswith("error") for l in lines), r)
+        self.assertIn("no CXI NIC under /sys/class/cxi", r.stdout)
+        self.assertRegex(r.stdout, r"\d+ ok, \d+ warnings?, 0 errors")
+
+    def test_real_node_json(self):
+        r = doctor(["--json"])
+        self.assertExit(r, 0)
+        report = validate(r.stdout)
+        self.assertEqual(report["exit_code"], 0)
+        self.assertEqual(report["summary"]["errors"], 0)
+        self.assertGreater(report["summary"]["warnings"], 0)
+        self.assertEqual(report["sysfs_root"], "/sys")
+        self.assertEqual(report["cxi_sysfs"]["nics"], [])
+        lf = report["libfabric"]
+        if lf["built"]:
+            # Debian 12: libfabric 1.17 predates the cxi provider; fi_getinfo says -38.
+            self.assertTrue(lf["probed"])
+            self.assertFalse(lf["cxi"]["available"])
+            self.assertIn(lf["cxi"]["rc"], (-38, -61))
+            cxi = [c for c in report["checks"] if c["subject"] == "cxi provider"]
+            self.assertEqual(len(cxi), 1)
+            self.assertEqual(cxi[0]["status"], "warning")
+            self.assertIn("cxi provider not available", cxi[0]["message"])
+            self.assertEqual(report["cxi_env"]["libfabric_version"], lf["version"])
+        else:
+            self.assertIn("not built", json.dumps(report["checks"]))
+
+    def test_fi_provider_cxi_without_cxi_is_an_error(self):
+        r = doctor([], env={"FI_PROVIDER": "cxi"})
+        self.assertExit(r, 1)
+        self.assertIn("FI_PROVIDER", r.stdout)
+
+
+class Fixtures(harness.TestCase):
+    def test_alt_read_with_rendezvous_get_enabled_fails(self):
+        prop = make_nic(self.dir, rdzv_get_en=1)
+        env = {"FI_CXI_RDZV_PROTO": "alt_read"}
+        r = doctor(["--sysfs-root", self.dir], env=env)
+        self.assertExit(r, 1)
+        self.assertIn(f"alt_read requested but {prop}=1 (run with srun "
+                      "--network=disable_rdzv_get; note: no effect on single-node steps without "
+                      "a VNI)", r.stdout)
+        self.assertIn("fix the errors above", r.stdout)
+        j = doctor(["--sysfs-root", self.dir, "--json"], env=env)
+        self.assertExit(j, 1)
+        report = validate(j.stdout)
+        self.assertEqual(report["exit_code"], 1)
+        self.assertEqual(report["cxi_env"]["effective"]["rdzv_proto"], "alt_read")
+        self.assertEqual(report["cxi_sysfs"]["nics"][0]["rdzv_get_en"], True)
+        self.assertEqual(report["cxi_sysfs"]["nics"][0]["netdev"], "hsn0")
+        errors = [c for c in report["checks"] if c["status"] == "error"]
+        self.assertEqual([(c["id"], c["subject"]) for c in errors], [("E9", "cxi0 rdzv_get_en")])
+
+    def test_alt_read_with_rendezvous_get_disabled_passes(self):
+        make_nic(self.dir, rdzv_get_en=0)
+        r = doctor(["--sysfs-root", self.dir, "--json"],
+                   env={"FI_CXI_RDZV_PROTO": "alt-read", "SLURM_JOB_ID": "7",
+                        "SLURM_NETWORK": "disable_rdzv_get"})
+        self.assertExit(r, 0)
+        report = validate(r.stdout)
+        e9 = {c["subject"]: c["status"] for c in report["checks"] if c["id"] == "E9"}
+        self.assertEqual(e9, {"cxi0 rdzv_get_en": "ok", "SLURM_NETWORK": "ok"})
+
+    def test_link_down_and_number_traps(self):
+        make_nic(self.dir, link="down")
+        r = doctor(["--sysfs-root", self.dir, "--libfabric-version", "2.4.0"],
+                   env={"FI_CXI_OFLOW_BUF_SIZE": "12M", "FI_CXI_RDZV_THRESHOLD": "016384",
+                        "FI_CXI_EAGER_SIZE": "0"})
+        self.assertExit(r, 1)
+        self.assertIn('FI_CXI_OFLOW_BUF_SIZE="12M" is parsed by libfabric as 12', r.stdout)
+        self.assertIn("write 12582912", r.stdout)
+        self.assertIn('FI_CXI_RDZV_THRESHOLD="016384" is parsed by libfabric as 115', r.stdout)
+        self.assertIn("did you mean FI_CXI_RDZV_EAGER_SIZE?", r.stdout)
+        self.assertIn("cxi0 link down", r.stdout)
+
+    def test_version_and_config_file_flags(self):
+        make_nic(self.dir, rdzv_get_en=1)
+        conf = self.path("libfabric.conf")
+        with open(conf, "w") as f:
+            f.write("# site defaults\nFI_CXI_RDZV_THRESHOLD=65536\nFI_CXI_OFLOW_BUF_SIZE=16777216\n")
+        for version, eager in (("2.1.0", 2048), ("2.3.1", 16384), ("2.4.0", 2048)):
+            with self.subTest(version=version):
+                r = doctor(["--sysfs-root", self.dir, "--json", "--libfabric-version", version,
+                            "--libfabric-conf", conf])
+                self.assertExit(r, 0)
+                report = validate(r.stdout)
+                env = report["cxi_env"]
+                self.assertEqual(env["libfabric_version"], version)
+                self.assertEqual(env["effective"]["rdzv_threshold"], 65536)
+                self.assertEqual(env["rdzv_eager_size"], eager)
+                self.assertEqual(env["eager_max"], 65536 + 2049)
+                self.assertEqual(env["requested"]["FI_CXI_RDZV_THRESHOLD"],
+                                 {"value": "65536", "source": "libfabric.conf"})
+                self.assertEqual(report["config_file"], conf)
+
+    def test_bad_flags_are_usage_errors(self):
+        for args, needle in ((["--libfabric-version", "two"], "--libfabric-version"),
+                             (["--sysfs-root", self.path("nope")], "--sysfs-root")):
+            with self.subTest(args=args):
+                r = doctor(args)
+                self.assertExit(r, 2)
+                lines = [l for l in r.stderr.splitlines() if l.strip()]
+                self.assertEqual(len(lines), 1, r)
+                self.assertIn(needle, lines[0])
+
+
+if __name__ == "__main__":
+    harness.main()
