@@ -60,6 +60,9 @@ std::string hostNotes(const std::string& name) {
                        providers.empty() ? "none" : fmt::format("{}", fmt::join(providers, ", ")));
   }
 #endif
+#ifdef RDZV_HAVE_IBVERBS
+  if (name == "ibverbs") return ibverbs::hostStatus();
+#endif
   (void)name;
   return "";
 }
@@ -73,14 +76,6 @@ void probeTransport(const std::string& name, const TransportOptions& options) {
   if (name == "ibverbs") ibverbs::probe(options);
 #endif
   (void)options;
-}
-
-std::string transportStatus(const std::string& name) {
-#ifdef RDZV_HAVE_IBVERBS
-  if (name == "ibverbs") return ibverbs::hostStatus();
-#endif
-  (void)name;
-  return "";
 }
 
 std::unique_ptr<Device> createDevice(const std::string& name, const TransportOptions& options) {

@@ -30,8 +30,5 @@ std::unique_ptr<Device> createDevice(const std::string& name, const TransportOpt
 void requireTransport(const std::string& name);
 // Also checks what can be checked on this host without peers (a libfabric provider exists).
 void probeTransport(const std::string& name, const TransportOptions& options);
-// What a built transport finds on this host, for `rdzvbench info` ("no RDMA device found");
-// empty when there is nothing to say.
-std::string transportStatus(const std::string& name);
 
 }  // namespace rdzv::transport

@@ -14,17 +14,19 @@ import harness
 NO_DEVICE = "ibverbs: built, no RDMA device found"
 
 
-def info_line():
-    r = harness.run(["info"], timeout=30)
-    for line in r.stdout.splitlines():
+def info_lines():
+    """The ibverbs line of `rdzvbench info` and the note under it ("" when there is none)."""
+    lines = harness.run(["info"], timeout=30).stdout.splitlines()
+    for i, line in enumerate(lines):
         if line.split()[:1] == ["ibverbs"]:
-            return line.strip()
-    return ""
+            note = lines[i + 1] if i + 1 < len(lines) and lines[i + 1].startswith("    ") else ""
+            return line.strip(), note.strip()
+    return "", ""
 
 
-INFO = info_line()
-BUILT = INFO.startswith("ibverbs") and "not built" not in INFO
-HAS_DEVICE = BUILT and "no RDMA device found" not in INFO
+INFO, NOTE = info_lines()
+BUILT = INFO == "ibverbs  built"
+HAS_DEVICE = BUILT and NOTE.startswith("RDMA devices:")
 
 
 @unittest.skipIf(BUILT, "ibverbs is built into this rdzvbench")
@@ -49,7 +51,8 @@ class NoDevice(harness.TestCase):
         self.assertLess(r.elapsed, max_seconds, r)
 
     def test_info_says_so(self):
-        self.assertEqual(INFO, "ibverbs  built, no RDMA device found")
+        self.assertEqual(INFO, "ibverbs  built")
+        self.assertEqual(NOTE, "no RDMA device found")
 
     def test_run_exits_3_with_one_line_before_anything_starts(self):
         variants = [

@@ -328,7 +328,7 @@ const RegistrationCache::Region& IbDevice::registered(IbBuffer& buffer) {
 void IbDevice::postSend(IbBuffer& buffer, int peer, const std::uint8_t* data, std::size_t length,
                         std::uint64_t tag) {
   Peer& p = peerFor(peer, "send to");
-  ++buffer.sends_pending_;
+  buffer.sendPosted();
   Frame h{};
   h.kind = kMessage;
   h.tag = tag;
@@ -397,7 +397,7 @@ void IbDevice::postSend(IbBuffer& buffer, int peer, const std::uint8_t* data, st
 void IbDevice::postRecv(IbBuffer& buffer, int peer, std::uint8_t* data, std::size_t capacity,
                         std::uint64_t tag) {
   Peer& p = peerFor(peer, "receive from");
-  ++buffer.recvs_pending_;
+  buffer.recvPosted();
   RecvOp op{&buffer, data, capacity, tag};
   for (auto it = p.unexpected.begin(); it != p.unexpected.end(); ++it) {
     if (it->claimed || it->first.tag != tag) continue;
@@ -723,15 +723,9 @@ void IbDevice::exposureProgress(int peer, std::uint64_t id, bool notified) {
   exposures_.erase(it);
 }
 
-void IbDevice::completeRecv(IbBuffer& buffer) {
-  --buffer.recvs_pending_;
-  ++buffer.recvs_done_;
-}
+void IbDevice::completeRecv(IbBuffer& buffer) { buffer.recvCompleted(); }
 
-void IbDevice::completeSend(IbBuffer& buffer) {
-  --buffer.sends_pending_;
-  ++buffer.sends_done_;
-}
+void IbDevice::completeSend(IbBuffer& buffer) { buffer.sendCompleted(); }
 
 void IbDevice::progress(Deadline deadline, const char* what) {
   if (pollCompletions() > 0) return;
@@ -797,18 +791,6 @@ void IbBuffer::send(int peer, std::size_t offset, std::size_t length, std::uint6
 void IbBuffer::recv(int peer, std::size_t offset, std::size_t length, std::uint64_t tag) {
   checkRange(offset, length);
   device_.postRecv(*this, peer, data() + offset, length, tag);
-}
-
-void IbBuffer::waitSend(Deadline deadline) {
-  if (sends_done_ == 0 && sends_pending_ == 0) throwRuntime("waitSend with no send posted");
-  while (sends_done_ == 0) device_.progress(deadline, "a send to complete");
-  --sends_done_;
-}
-
-void IbBuffer::waitRecv(Deadline deadline) {
-  if (recvs_done_ == 0 && recvs_pending_ == 0) throwRuntime("waitRecv with no receive posted");
-  while (recvs_done_ == 0) device_.progress(deadline, "a message to arrive");
-  --recvs_done_;
 }
 
 }  // namespace rdzv::transport::ibverbs

@@ -219,23 +219,21 @@ class IbDevice : public Device {
   std::vector<Peer> peers_;  // indexed by rank; own entry unused
 };
 
-class IbBuffer : public Buffer {
+class IbBuffer : public CountedBuffer {
  public:
-  IbBuffer(IbDevice& device, void* ptr, std::size_t size) : Buffer(ptr, size), device_(device) {}
+  IbBuffer(IbDevice& device, void* ptr, std::size_t size)
+      : CountedBuffer(ptr, size), device_(device) {}
   ~IbBuffer() override;
   void send(int peer, std::size_t offset, std::size_t length, std::uint64_t tag) override;
   void recv(int peer, std::size_t offset, std::size_t length, std::uint64_t tag) override;
-  void waitSend(Deadline deadline) override;
-  void waitRecv(Deadline deadline) override;
+
+ protected:
+  void progress(Deadline deadline, const char* what) override { device_.progress(deadline, what); }
 
  private:
   friend class IbDevice;
   IbDevice& device_;
   const RegistrationCache::Region* region_ = nullptr;  // taken at the first need
-  std::uint64_t sends_pending_ = 0;
-  std::uint64_t sends_done_ = 0;
-  std::uint64_t recvs_pending_ = 0;
-  std::uint64_t recvs_done_ = 0;
 };
 
 }  // namespace rdzv::transport::ibverbs

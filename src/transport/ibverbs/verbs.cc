@@ -62,7 +62,7 @@ std::vector<std::string> deviceNames(int* err) {
 std::string hostStatus() {
   auto names = deviceNames();
   if (names.empty()) return "no RDMA device found";
-  return fmt::format("devices: {}", fmt::join(names, ", "));
+  return fmt::format("RDMA devices: {}", fmt::join(names, ", "));
 }
 
 std::string OpenedPort::where() const { return fmt::format("{} port {}", device, port); }

@@ -59,7 +59,8 @@ inline constexpr const char* kNoDevice = "ibverbs: built, no RDMA device found";
 // Names of this host's RDMA devices; empty when there are none or the kernel has no RDMA
 // support (`err` then gets ibv_get_device_list's errno, else 0).
 std::vector<std::string> deviceNames(int* err = nullptr);
-// What `rdzvbench info` says about ibverbs here: "no RDMA device found" or the devices.
+// What `rdzvbench info` says about ibverbs here: "no RDMA device found" or "RDMA devices:
+// mlx5_0, mlx5_1".
 std::string hostStatus();
 
 // The device and port a run uses, opened.
