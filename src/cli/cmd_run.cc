@@ -62,6 +62,9 @@ struct RunFlags {
   std::string config;
   std::string provider;
   std::string ofi_mode = "native";
+  std::string ib_device;
+  int ib_port = 1;
+  int gid_index = -1;
   std::string sysfs_root = "/sys";
   // Collectives.
   std::string algorithms = "all";
@@ -189,6 +192,14 @@ bench::BenchConfig validate(const RunFlags& f) {
   c.transport.ofi_mode = f.ofi_mode;
   c.transport.timeout = f.timeout;
   c.transport.iface = f.iface;
+  if (f.ib_port < 1 || f.ib_port > 255)
+    throwUsage(fmt::format("invalid --ib-port {}", f.ib_port), "ports are numbered from 1");
+  if (f.gid_index < -1 || f.gid_index > 255)
+    throwUsage(fmt::format("invalid --gid-index {}", f.gid_index),
+               "use a GID table index from 0 to 255 (`show_gids` lists them), or -1 to choose");
+  c.transport.ib_device = f.ib_device;
+  c.transport.ib_port = f.ib_port;
+  c.transport.gid_index = f.gid_index;
   if (f.progress == "poll")
     c.transport.progress = transport::ProgressMode::Poll;
   else if (f.progress == "epoll")
@@ -360,7 +371,7 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
   auto flags = std::make_shared<RunFlags>();
   auto* run = app.add_subcommand("run", "Run a sweep of benchmarks over transports and sizes");
   run->add_option("-t,--transport", flags->transports,
-                  "Transports, comma-separated: tcp, ofi, mpi (see `rdzvbench info`)")
+                  "Transports, comma-separated: tcp, ofi, ibverbs, mpi (see `rdzvbench info`)")
       ->capture_default_str();
   run->add_option("-b,--benchmark", flags->benchmarks,
                   "Benchmarks: latency, bw, bibw; allreduce, broadcast, allgather, "
@@ -435,10 +446,23 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
   run->add_option("--sysfs-root", flags->sysfs_root,
                   "ofi: where CXI NICs' telemetry is read, before and after each series")
       ->capture_default_str();
+  auto* ib = "ibverbs transport";
+  run->add_option("--ib-device", flags->ib_device,
+                  "RDMA device, e.g. mlx5_0 (default: the first with an active --ib-port)")
+      ->group(ib);
+  run->add_option("--ib-port", flags->ib_port, "Port of the RDMA device")
+      ->capture_default_str()
+      ->group(ib);
+  run->add_option("--gid-index", flags->gid_index,
+                  "GID table index (RoCE, or InfiniBand across subnets); -1: none on InfiniBand, "
+                  "the first RoCE v2 IPv4 GID on RoCE")
+      ->capture_default_str()
+      ->group(ib);
   run->add_option("--config", flags->config,
                   "Sweep file (JSON with comments; keys are these flags' long names, e.g. "
                   "configs/thresholds.json); flags given here win");
-  auto* engine = "Protocol engine (tcp; comma lists are swept, defaults of CXI libfabric >= 2.4)";
+  auto* engine =
+      "Protocol engine (tcp, ibverbs; comma lists are swept, defaults of CXI libfabric >= 2.4)";
   run->add_option("--inject-size", flags->inject_size,
                   "Messages up to this size travel inline with the header")
       ->capture_default_str()

@@ -52,6 +52,7 @@ Context::Context(std::unique_ptr<Device> device, store::Bootstrap& bootstrap)
 void Context::connectFullMesh(const std::string& tag, Deadline deadline) {
   char host[HOST_NAME_MAX + 1] = {};
   gethostname(host, sizeof host - 1);
+  device_->prepare(rank(), size());
   auto all =
       bootstrap_.allgather(tag + "/rank", encodeEndpoint(host, device_->address()), deadline);
   std::vector<Bytes> addresses(all.size());

@@ -13,6 +13,9 @@
 #include "transport/ofi/ofi_device.h"
 #include "transport/ofi/ofi_engine.h"
 #endif
+#ifdef RDZV_HAVE_IBVERBS
+#include "transport/ibverbs/ib_device.h"
+#endif
 
 namespace rdzv::transport {
 
@@ -23,9 +26,8 @@ std::vector<TransportInfo> listTransports() {
        build::kHaveMpi ? "needs an MPI launcher and --bootstrap mpi" : build::kWhyNoMpi, false,
        true},
       {"ofi", build::kHaveLibfabric, build::kHaveLibfabric ? "" : build::kWhyNoLibfabric},
-      {"ibverbs", false,
-       build::kHaveIbverbs ? "libibverbs found, but the ibverbs transport is not implemented yet"
-                           : build::kWhyNoIbverbs},
+      {"ibverbs", build::kHaveIbverbs, build::kHaveIbverbs ? "" : build::kWhyNoIbverbs,
+       build::kHaveIbverbs},
   };
 }
 
@@ -59,6 +61,9 @@ std::string hostNotes(const std::string& name) {
                        providers.empty() ? "none" : fmt::format("{}", fmt::join(providers, ", ")));
   }
 #endif
+#ifdef RDZV_HAVE_IBVERBS
+  if (name == "ibverbs") return ibverbs::hostStatus();
+#endif
   (void)name;
   return "";
 }
@@ -67,9 +72,11 @@ void probeTransport(const std::string& name, const TransportOptions& options) {
   requireTransport(name);
 #ifdef RDZV_HAVE_LIBFABRIC
   if (name == "ofi") ofi::probe(options);
-#else
-  (void)options;
 #endif
+#ifdef RDZV_HAVE_IBVERBS
+  if (name == "ibverbs") ibverbs::probe(options);
+#endif
+  (void)options;
 }
 
 std::unique_ptr<Device> createDevice(const std::string& name, const TransportOptions& options) {
@@ -82,6 +89,9 @@ std::unique_ptr<Device> createDevice(const std::string& name, const TransportOpt
   if (name == "ofi" && options.ofi_mode == "engine")
     return std::make_unique<ofi::OfiEngineDevice>(options);
   if (name == "ofi") return std::make_unique<ofi::OfiDevice>(options);
+#endif
+#ifdef RDZV_HAVE_IBVERBS
+  if (name == "ibverbs") return std::make_unique<ibverbs::IbDevice>(options);
 #endif
   throwUsage(fmt::format("transport \"{}\" is not available", name));
 }

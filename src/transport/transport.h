@@ -36,6 +36,9 @@ struct TransportOptions {
   std::string provider;   // ofi: libfabric provider; empty: cxi if present, else the first
   std::string ofi_mode = "native";  // ofi: native (tagged, the provider decides) or engine
   double timeout = 60;              // seconds a posting call may wait for the provider's resources
+  std::string ib_device;            // ibverbs: RDMA device; empty: the first with an active port
+  int ib_port = 1;                  // ibverbs: port of that device
+  int gid_index = -1;               // ibverbs: GID table index; -1: none on IB, chosen on RoCE
   // The largest first-frame payload any protocol set of the run may send (T+G, E, inject):
   // message-based engines size their receive slots once, before the first set is applied.
   std::uint64_t max_first_frame = 0;
@@ -105,6 +108,9 @@ class Device {
  public:
   virtual ~Device() = default;
   virtual std::string name() const = 0;
+  // Called once before address() with this rank's place in the run: a transport whose address
+  // depends on its peers (ibverbs: one RC queue pair per peer) creates its endpoints here.
+  virtual void prepare(int /*rank*/, int /*size*/) {}
   // What peers need to reach this rank; published through the bootstrap.
   virtual Bytes address() const = 0;
   // Connects to every other rank. `addresses` is indexed by rank; `hosts` names each rank's
