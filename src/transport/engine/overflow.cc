@@ -42,4 +42,18 @@ void OverflowPool::release(const Slot& slot) {
   if (b.messages == 0 && slot.buffer != current_) b.used = 0;
 }
 
+void EngineState::apply(const ProtocolParams& p, bool in_flight) {
+  validate(p);
+  if (in_flight || (overflow && overflow->bytesInUse() > 0))
+    throwRuntime("protocol parameters changed while messages are in flight");
+  params = p;
+  overflow = std::make_unique<OverflowPool>(p.oflow_buf_size, p.oflow_buf_count);
+}
+
+EngineCounters EngineState::snapshot() const {
+  auto c = counters;
+  c.peak_overflow_bytes = overflow ? overflow->peakBytesInUse() : 0;
+  return c;
+}
+
 }  // namespace rdzv::transport::engine

@@ -9,6 +9,8 @@
 #include <memory>
 #include <vector>
 
+#include "transport/engine/protocol.h"
+
 namespace rdzv::transport::engine {
 
 class OverflowPool {
@@ -60,6 +62,20 @@ struct EngineCounters {
   std::uint64_t gets = 0;                   // rendezvous pulls issued
   std::uint64_t done_sent = 0;              // alt_read "done" notifications
   std::uint64_t peak_overflow_bytes = 0;
+};
+
+// What a transport running the engine keeps: the parameters in force, the overflow space
+// they size, and what the engine did with them.
+struct EngineState {
+  ProtocolParams params;
+  std::unique_ptr<OverflowPool> overflow;
+  EngineCounters counters;
+
+  // Validates `p` and applies it with a fresh overflow pool; refused while messages are in
+  // flight (`in_flight`, or unexpected data still waiting).
+  void apply(const ProtocolParams& p, bool in_flight);
+  // The counters, with the overflow pool's peak.
+  EngineCounters snapshot() const;
 };
 
 }  // namespace rdzv::transport::engine

@@ -263,18 +263,10 @@ void IbDevice::drain(Deadline deadline) {
 }
 
 void IbDevice::setProtocol(const engine::ProtocolParams& params) {
-  engine::validate(params);
-  if (!exposures_.empty() || (overflow_ && overflow_->bytesInUse() > 0))
-    throwRuntime("protocol parameters changed while messages are in flight");
-  params_ = params;
-  overflow_ = std::make_unique<engine::OverflowPool>(params.oflow_buf_size, params.oflow_buf_count);
+  engine_.apply(params, !exposures_.empty());
 }
 
-engine::EngineCounters IbDevice::engineCounters() const {
-  auto c = counters_;
-  c.peak_overflow_bytes = overflow_->peakBytesInUse();
-  return c;
-}
+engine::EngineCounters IbDevice::engineCounters() const { return engine_.snapshot(); }
 
 nlohmann::json IbDevice::details() const {
   nlohmann::json d = {{"device", local_.device},
@@ -297,7 +289,7 @@ nlohmann::json IbDevice::details() const {
                       {"progress", options_.progress == ProgressMode::Poll ? "poll" : "epoll"},
                       {"yield_when_idle", yield_},
                       {"wire_version", kIbWireVersion},
-                      {"overflow_buffers_allocated", overflow_->buffersAllocated()},
+                      {"overflow_buffers_allocated", engine_.overflow->buffersAllocated()},
                       {"read_dones", read_dones_},
                       {"extra_frames", extra_frames_},
                       {"queued_work_requests", queued_},
@@ -333,9 +325,9 @@ void IbDevice::postSend(IbBuffer& buffer, int peer, const std::uint8_t* data, st
   h.kind = kMessage;
   h.tag = tag;
   h.length = length;
-  switch (engine::choosePath(params_, length)) {
+  switch (engine::choosePath(engine_.params, length)) {
     case engine::Path::Inline: {
-      ++counters_.inline_sent;
+      ++engine_.counters.inline_sent;
       Work w;
       w.header = h;
       w.header.bytes = static_cast<std::uint32_t>(length);
@@ -347,7 +339,7 @@ void IbDevice::postSend(IbBuffer& buffer, int peer, const std::uint8_t* data, st
       return;
     }
     case engine::Path::Eager: {
-      ++counters_.eager_sent;
+      ++engine_.counters.eager_sent;
       auto lkey = registered(buffer).lkey;
       auto frames = frameCount(length);
       extra_frames_ += frames - 1;
@@ -365,14 +357,14 @@ void IbDevice::postSend(IbBuffer& buffer, int peer, const std::uint8_t* data, st
       return;
     }
     case engine::Path::Rendezvous: {
-      ++counters_.rendezvous_sent;
+      ++engine_.counters.rendezvous_sent;
       const auto& region = registered(buffer);
       std::uint64_t id = next_exposure_++;
       exposures_[id] = Exposure{&buffer, peer, false, false};
       ++p.exposures;
-      auto eager = params_.rdzv_eager_size;
+      auto eager = engine_.params.rdzv_eager_size;
       h.kind = kRendezvous;
-      h.flags = params_.rdzv_proto == engine::RdzvProto::AltRead ? kFlagAltRead : 0;
+      h.flags = engine_.params.rdzv_proto == engine::RdzvProto::AltRead ? kFlagAltRead : 0;
       h.id = id;
       h.addr = reinterpret_cast<std::uintptr_t>(data);
       h.rkey = region.rkey;
@@ -619,10 +611,10 @@ void IbDevice::startMessage(Peer& p, const Frame& h) {
           Pull{p.in.op.buffer, p.in.op.data, h.length, h.eager, h.addr, h.rkey, false, false, 0});
     return;
   }
-  ++counters_.unexpected;
+  ++engine_.counters.unexpected;
   Unexpected u;
   u.first = h;
-  u.slot = overflow_->allocate(carried);
+  u.slot = engine_.overflow->allocate(carried);
   p.unexpected.push_back(u);
   p.in.sink = Sink::Unexpected;
   p.in.unexpected = std::prev(p.unexpected.end());
@@ -655,8 +647,8 @@ void IbDevice::finishMessage(Peer& p) {
 
 void IbDevice::deliverUnexpected(Peer& p, std::list<Unexpected>::iterator it, const RecvOp& op) {
   if (it->slot.length > 0) std::memcpy(op.data, it->slot.data, it->slot.length);
-  counters_.overflow_bytes_copied += it->slot.length;
-  overflow_->release(it->slot);
+  engine_.counters.overflow_bytes_copied += it->slot.length;
+  engine_.overflow->release(it->slot);
   const Frame& h = it->first;
   if (h.kind == kRendezvous) {
     // An unexpected rendezvous: the Get is issued by software when the receive is
@@ -671,7 +663,7 @@ void IbDevice::deliverUnexpected(Peer& p, std::list<Unexpected>::iterator it, co
 }
 
 void IbDevice::issueGet(Peer& p, std::uint64_t id, const Pull& pull) {
-  ++counters_.gets;
+  ++engine_.counters.gets;
   auto lkey = registered(*pull.buffer).lkey;
   auto reads = readCount(pull.length, pull.eager, max_read_);
   auto [it, inserted] = p.pulls.emplace(id, pull);
@@ -698,7 +690,7 @@ void IbDevice::maybeFinishPull(Peer& p, std::uint64_t id) {
   p.pulls.erase(it);
   completeRecv(*pull.buffer);
   auto kind = completionFrame(pull.alt_read);
-  ++(kind == kDone ? counters_.done_sent : read_dones_);
+  ++(kind == kDone ? engine_.counters.done_sent : read_dones_);
   sendControl(p, kind, id);
 }
 

@@ -178,9 +178,7 @@ class IbDevice : public Device {
   QpSettings settings_;
   ibv_device_attr device_attr_{};
   ibv_port_attr port_attr_{};
-  engine::ProtocolParams params_;
-  std::unique_ptr<engine::OverflowPool> overflow_;
-  engine::EngineCounters counters_;
+  engine::EngineState engine_;
   std::uint64_t read_dones_ = 0;
   std::uint64_t extra_frames_ = 0;  // frames beyond the first of a message (large first parts)
   std::uint64_t queued_ = 0;        // requests that waited for room in a send queue

@@ -44,24 +44,16 @@ void OfiEngineDevice::connect(int rank, const std::vector<Bytes>& addresses,
 }
 
 void OfiEngineDevice::setProtocol(const engine::ProtocolParams& params) {
-  engine::validate(params);
   auto first = std::max({params.switchPoint(), params.rdzv_eager_size, params.inject_size});
   if (sizeof(Frame) + first > slot_size_)
     throwUsage(fmt::format("first frames of {} bytes do not fit the ofi engine's receive slots "
                            "({} bytes)",
                            first, slot_size_ - sizeof(Frame)),
                "the slots are sized from the run's protocol sets; this is a bug if you see it");
-  if (!exposures_.empty() || (overflow_ && overflow_->bytesInUse() > 0))
-    throwRuntime("protocol parameters changed while messages are in flight");
-  params_ = params;
-  overflow_ = std::make_unique<engine::OverflowPool>(params.oflow_buf_size, params.oflow_buf_count);
+  engine_.apply(params, !exposures_.empty());
 }
 
-engine::EngineCounters OfiEngineDevice::engineCounters() const {
-  auto c = counters_;
-  c.peak_overflow_bytes = overflow_->peakBytesInUse();
-  return c;
-}
+engine::EngineCounters OfiEngineDevice::engineCounters() const { return engine_.snapshot(); }
 
 nlohmann::json OfiEngineDevice::details() const {
   auto d = endpoint_.details();
@@ -133,25 +125,25 @@ void OfiEngineDevice::postSend(EngineBuffer& buffer, int peer, const std::uint8_
     throwRuntime(fmt::format("send to invalid peer {} (this is rank {})", peer, self_));
   buffer.sendPosted();
   Frame frame{kMessage, 0, static_cast<std::uint32_t>(self_), tag, length, 0, 0, 0, 0};
-  switch (engine::choosePath(params_, length)) {
+  switch (engine::choosePath(engine_.params, length)) {
     case engine::Path::Inline:
       // Copied into a send slot: the caller may reuse its memory at once.
-      ++counters_.inline_sent;
+      ++engine_.counters.inline_sent;
       sendFrame(peer, frame, data, length, nullptr);
       buffer.sendCompleted();
       return;
     case engine::Path::Eager:
-      ++counters_.eager_sent;
+      ++engine_.counters.eager_sent;
       sendFrame(peer, frame, data, length, &buffer);
       return;
     case engine::Path::Rendezvous: {
-      ++counters_.rendezvous_sent;
+      ++engine_.counters.rendezvous_sent;
       frame.kind = kRendezvous;
-      frame.flags = params_.rdzv_proto == engine::RdzvProto::AltRead ? 1 : 0;
+      frame.flags = engine_.params.rdzv_proto == engine::RdzvProto::AltRead ? 1 : 0;
       frame.id = next_exposure_++;
       frame.addr = endpoint_.remoteAddress(buffer.data(), data);
       frame.key = buffer.key_;
-      frame.eager = params_.rdzv_eager_size;
+      frame.eager = engine_.params.rdzv_eager_size;
       exposures_[frame.id] = Exposure{&buffer, peer};
       sendFrame(peer, frame, data, frame.eager, nullptr);
       return;
@@ -170,9 +162,9 @@ void OfiEngineDevice::postRecv(EngineBuffer& buffer, int peer, std::uint8_t* dat
   for (auto it = p.unexpected.begin(); it != p.unexpected.end(); ++it) {
     if (it->frame.tag != tag) continue;
     auto frame = it->frame;
-    counters_.overflow_bytes_copied += it->slot.length;
+    engine_.counters.overflow_bytes_copied += it->slot.length;
     deliver(frame, it->slot.data, op);
-    overflow_->release(it->slot);
+    engine_.overflow->release(it->slot);
     p.unexpected.erase(it);
     return;
   }
@@ -189,9 +181,9 @@ void OfiEngineDevice::onFirstFrame(const Frame& frame, const std::uint8_t* paylo
     deliver(frame, payload, op);
     return;
   }
-  ++counters_.unexpected;
+  ++engine_.counters.unexpected;
   std::size_t carried = frame.kind == kRendezvous ? frame.eager : frame.length;
-  Unexpected u{frame, overflow_->allocate(carried)};
+  Unexpected u{frame, engine_.overflow->allocate(carried)};
   if (carried > 0) std::memcpy(u.slot.data, payload, carried);
   p.unexpected.push_back(u);
 }
@@ -215,7 +207,7 @@ void OfiEngineDevice::deliver(const Frame& frame, const std::uint8_t* payload, c
 }
 
 void OfiEngineDevice::issueGet(const Frame& frame, const RecvOp& op) {
-  ++counters_.gets;
+  ++engine_.counters.gets;
   int peer = static_cast<int>(frame.source);
   peers_[peer].pulls[frame.id] = Pull{op.buffer, (frame.flags & 1) != 0};
   Op* read = ops_.acquire();
@@ -244,7 +236,7 @@ void OfiEngineDevice::onRead(Op* op) {
   p.pulls.erase(it);
   pull.buffer->recvCompleted();
   pending_.add(op->peer, false, -1);
-  if (pull.alt_read) ++counters_.done_sent;
+  if (pull.alt_read) ++engine_.counters.done_sent;
   Frame done{kDone, 0, static_cast<std::uint32_t>(self_), 0, 0, op->pull, 0, 0, 0};
   sendFrame(op->peer, done, nullptr, 0, nullptr);
 }

@@ -108,9 +108,7 @@ class OfiEngineDevice : public Device {
 
   TransportOptions options_;
   Endpoint endpoint_;
-  engine::ProtocolParams params_;
-  std::unique_ptr<engine::OverflowPool> overflow_;
-  engine::EngineCounters counters_;
+  engine::EngineState engine_;
   std::size_t slot_size_ = 0;
   std::vector<std::uint8_t> recv_memory_;  // receive slots, posted all the time
   std::vector<std::uint8_t> send_memory_;  // send slots: frame header and copied payload

@@ -179,18 +179,10 @@ void TcpDevice::drain(Deadline deadline) {
 }
 
 void TcpDevice::setProtocol(const engine::ProtocolParams& params) {
-  engine::validate(params);
-  if (!exposures_.empty() || (overflow_ && overflow_->bytesInUse() > 0))
-    throwRuntime("protocol parameters changed while messages are in flight");
-  params_ = params;
-  overflow_ = std::make_unique<engine::OverflowPool>(params.oflow_buf_size, params.oflow_buf_count);
+  engine_.apply(params, !exposures_.empty());
 }
 
-engine::EngineCounters TcpDevice::engineCounters() const {
-  auto c = counters_;
-  c.peak_overflow_bytes = overflow_->peakBytesInUse();
-  return c;
-}
+engine::EngineCounters TcpDevice::engineCounters() const { return engine_.snapshot(); }
 
 nlohmann::json TcpDevice::details() const {
   return {{"listen", listen_addr_.text()},
@@ -198,7 +190,7 @@ nlohmann::json TcpDevice::details() const {
           {"yield_when_idle", yield_},
           {"socket_buffer", options_.socket_buffer},
           {"wire_version", kWireVersion},
-          {"overflow_buffers_allocated", overflow_->buffersAllocated()}};
+          {"overflow_buffers_allocated", engine_.overflow->buffersAllocated()}};
 }
 
 TcpDevice::Peer& TcpDevice::peerFor(int peer, const char* what) {
@@ -214,9 +206,9 @@ void TcpDevice::postSend(TcpBuffer& buffer, int peer, const std::uint8_t* data, 
   buffer.sendPosted();
   OutFrame frame;
   frame.header = FrameHeader{kMessage, 0, 0, tag, length, 0};
-  switch (engine::choosePath(params_, length)) {
+  switch (engine::choosePath(engine_.params, length)) {
     case engine::Path::Inline: {
-      ++counters_.inline_sent;
+      ++engine_.counters.inline_sent;
       // Inline data is the caller's to reuse at once: written now, or copied if it can't be.
       if (p.out.empty()) {
         iovec iov[2] = {{&frame.header, sizeof frame.header},
@@ -240,26 +232,26 @@ void TcpDevice::postSend(TcpBuffer& buffer, int peer, const std::uint8_t* data, 
       return;
     }
     case engine::Path::Eager:
-      ++counters_.eager_sent;
+      ++engine_.counters.eager_sent;
       frame.payload = data;
       frame.payload_length = length;
       frame.complete_on_write = &buffer;
       queueFrame(p, std::move(frame));
       return;
     case engine::Path::Rendezvous: {
-      ++counters_.rendezvous_sent;
+      ++engine_.counters.rendezvous_sent;
       std::uint64_t id = next_exposure_++;
       exposures_[id] = Exposure{&buffer, data, length, peer};
       ++p.exposures;
-      auto eager = params_.rdzv_eager_size;
-      frame.header =
-          FrameHeader{kRendezvous,
-                      static_cast<std::uint16_t>(
-                          params_.rdzv_proto == engine::RdzvProto::AltRead ? kFlagAltRead : 0),
-                      static_cast<std::uint32_t>(eager),
-                      tag,
-                      length,
-                      id};
+      auto eager = engine_.params.rdzv_eager_size;
+      frame.header = FrameHeader{
+          kRendezvous,
+          static_cast<std::uint16_t>(
+              engine_.params.rdzv_proto == engine::RdzvProto::AltRead ? kFlagAltRead : 0),
+          static_cast<std::uint32_t>(eager),
+          tag,
+          length,
+          id};
       frame.payload = data;
       frame.payload_length = eager;
       queueFrame(p, std::move(frame));
@@ -291,8 +283,8 @@ void TcpDevice::postRecv(TcpBuffer& buffer, int peer, std::uint8_t* data, std::s
 
 void TcpDevice::deliverUnexpected(Peer& p, std::list<Unexpected>::iterator it, const RecvOp& op) {
   std::memcpy(op.data, it->slot.data, it->slot.length);
-  counters_.overflow_bytes_copied += it->slot.length;
-  overflow_->release(it->slot);
+  engine_.counters.overflow_bytes_copied += it->slot.length;
+  engine_.overflow->release(it->slot);
   if (it->rendezvous) {
     // An unexpected rendezvous: the Get is issued by software when the receive is
     // processed, whatever the protocol (cxi-reference.md §2.2).
@@ -305,7 +297,7 @@ void TcpDevice::deliverUnexpected(Peer& p, std::list<Unexpected>::iterator it, c
 }
 
 void TcpDevice::issueGet(Peer& p, std::uint64_t id, const Pull& pull) {
-  ++counters_.gets;
+  ++engine_.counters.gets;
   p.pulls.emplace(id, pull);
   OutFrame get;
   get.header = FrameHeader{kGet, 0, 0, pull.eager, pull.length - pull.eager, id};
@@ -467,7 +459,7 @@ void TcpDevice::startFrame(Peer& p, const FrameHeader& h) {
       reply.payload = it->second.data + h.tag;
       reply.payload_length = h.length;
       // With the default protocol the sender is done once its data has been pulled.
-      if (params_.rdzv_proto == engine::RdzvProto::Default) reply.exposure_done = h.id;
+      if (engine_.params.rdzv_proto == engine::RdzvProto::Default) reply.exposure_done = h.id;
       queueFrame(p, std::move(reply));
       break;
     }
@@ -511,14 +503,14 @@ void TcpDevice::matchFirstFrame(Peer& p, const FrameHeader& h) {
       issueGet(p, h.id, Pull{p.current_op.buffer, p.current_op.data, h.length, h.eager, false});
     return;
   }
-  ++counters_.unexpected;
+  ++engine_.counters.unexpected;
   Unexpected u;
   u.tag = h.tag;
   u.rendezvous = rendezvous;
   u.alt_read = (h.flags & kFlagAltRead) != 0;
   u.length = h.length;
   u.id = h.id;
-  u.slot = overflow_->allocate(carried);
+  u.slot = engine_.overflow->allocate(carried);
   p.unexpected.push_back(u);
   p.current_unexpected = std::prev(p.unexpected.end());
   p.sink = Sink::Unexpected;
@@ -549,7 +541,7 @@ void TcpDevice::finishFrame(Peer& p) {
       p.pulls.erase(it);
       completeRecv(*pull.buffer);
       if (pull.alt_read) {
-        ++counters_.done_sent;
+        ++engine_.counters.done_sent;
         OutFrame done;
         done.header = FrameHeader{kDone, 0, 0, 0, 0, h.id};
         queueFrame(p, std::move(done));

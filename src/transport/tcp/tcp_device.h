@@ -142,9 +142,7 @@ class TcpDevice : public Device {
   std::string pendingDescription() const;
 
   TransportOptions options_;
-  engine::ProtocolParams params_;
-  std::unique_ptr<engine::OverflowPool> overflow_;
-  engine::EngineCounters counters_;
+  engine::EngineState engine_;
   std::unordered_map<std::uint64_t, Exposure> exposures_;
   std::uint64_t next_exposure_ = 1;
   SockAddr listen_addr_;
