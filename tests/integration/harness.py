@@ -7,10 +7,12 @@ messages and reports. Every report a test produces is validated against the sche
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -73,6 +75,49 @@ def spawn(args, env=None):
     full_env.update(env or {})
     return subprocess.Popen([BINARY] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=full_env)
+
+
+def child_rank_pid(parent, rank):
+    """The pid of the local-mode child of `parent` that runs `rank`, or None."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline") as f:
+                cmd = f.read().split("\0")
+            with open(f"/proc/{pid}/stat") as f:
+                ppid = f.read().split()[3]
+        except OSError:
+            continue
+        if ppid == str(parent) and "--rank" in cmd and cmd[cmd.index("--rank") + 1] == str(rank):
+            return int(pid)
+    return None
+
+
+def kill_rank_when(proc, rank, ready, settle=0.0, timeout=60):
+    """Reads a local-mode run's table as it is printed; once `ready(lines)` holds (and after
+    `settle` more seconds), kills rank `rank` with SIGKILL. Waits for the run to end and
+    returns (stderr, seconds from the kill to the end). Raises AssertionError when the run
+    never got ready or the rank was not running."""
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")),
+                              daemon=True)
+    reader.start()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not ready(lines):
+        time.sleep(0.05)
+    if not ready(lines):
+        raise AssertionError(f"the run never printed what the test waits for: {lines}")
+    time.sleep(settle)
+    victim = child_rank_pid(proc.pid, rank)
+    if victim is None:
+        raise AssertionError(f"rank {rank} is not running")
+    os.kill(victim, signal.SIGKILL)
+    start = time.monotonic()
+    stderr = proc.stderr.read()
+    proc.wait(timeout=timeout)
+    reader.join(timeout=10)
+    return stderr, time.monotonic() - start
 
 
 class TestCase(unittest.TestCase):

@@ -4,9 +4,6 @@ a corrupted result caught by --check, bad flags, and a rank killed in the middle
 allreduce."""
 
 import os
-import signal
-import threading
-import time
 
 import harness
 
@@ -243,40 +240,11 @@ class CorruptionAndErrors(harness.TestCase):
         proc = harness.spawn(["run", "--np", "4", "-b", "allreduce", "-a", "ring_chunked",
                               "--sizes", "1K,64M", "--iterations", "300", "--warmup", "1",
                               "--timeout", "10", "-o", out])
-        # Read rank 0's table as it is printed; kill rank 2 once the 1 KiB row is out, in the
-        # middle of the 64 MiB allreduces.
-        lines = []
-        reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")),
-                                  daemon=True)
-        reader.start()
-        deadline = time.monotonic() + 60
-        row = lambda: any(l.split()[:1] == ["1K"] for l in lines)
-        while time.monotonic() < deadline and not row():
-            time.sleep(0.05)
-        self.assertTrue(row(), "the 1 KiB row was never printed")
-        time.sleep(0.5)
-        victim = None
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
-            try:
-                with open(f"/proc/{pid}/cmdline") as f:
-                    cmd = f.read().split("\0")
-                with open(f"/proc/{pid}/stat") as f:
-                    parent = f.read().split()[3]
-            except OSError:
-                continue
-            if "--rank" in cmd and cmd[cmd.index("--rank") + 1] == "2" and \
-                    parent == str(proc.pid):
-                victim = int(pid)
-        self.assertIsNotNone(victim, "rank 2 is not running")
-        os.kill(victim, signal.SIGKILL)
-        start = time.monotonic()
-        stderr = proc.stderr.read()
-        proc.wait(timeout=60)
-        reader.join(timeout=10)
+        # Kill rank 2 once the 1 KiB row is out, in the middle of the 64 MiB allreduces.
+        stderr, elapsed = harness.kill_rank_when(
+            proc, 2, lambda lines: any(l.split()[:1] == ["1K"] for l in lines), settle=0.5)
         self.assertEqual(proc.returncode, 3, stderr)
-        self.assertLess(time.monotonic() - start, 15)
+        self.assertLess(elapsed, 15)
         errors = [l for l in stderr.splitlines() if l.startswith("rdzvbench: error:")]
         self.assertEqual(len(errors), 3, stderr)  # ranks 0, 1 and 3
         for line in errors:

@@ -1,11 +1,6 @@
 """Bad input and failures: a one-line error naming the problem, exit 2 (usage) or 3
 (runtime), within the timeout, and the rows measured before a failure kept."""
 
-import json
-import os
-import signal
-import threading
-import time
 
 import harness
 
@@ -77,37 +72,11 @@ class Failures(harness.TestCase):
         proc = harness.spawn(["run", "--np", "4", "--pairs", "-b", "latency,bw",
                               "--sizes", "1:1M", "--iterations", "3000", "--timeout", "10",
                               "-o", out])
-        # Read rank 0's table as it is printed; kill rank 2 once rows have been measured.
-        lines = []
-        reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")),
-                                  daemon=True)
-        reader.start()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and sum(l.startswith("   ") for l in lines) < 3:
-            time.sleep(0.05)
-        self.assertGreaterEqual(sum(l.startswith("   ") for l in lines), 3, "no rows printed")
-        victim = None
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
-            try:
-                with open(f"/proc/{pid}/cmdline") as f:
-                    cmd = f.read().split("\0")
-                with open(f"/proc/{pid}/stat") as f:
-                    parent = f.read().split()[3]
-            except OSError:
-                continue
-            if "--rank" in cmd and cmd[cmd.index("--rank") + 1] == "2" and \
-                    parent == str(proc.pid):
-                victim = int(pid)
-        self.assertIsNotNone(victim, "rank 2 is not running")
-        os.kill(victim, signal.SIGKILL)
-        start = time.monotonic()
-        stderr = proc.stderr.read()
-        proc.wait(timeout=60)
-        reader.join(timeout=10)
+        # Kill rank 2 once rows have been measured.
+        stderr, elapsed = harness.kill_rank_when(
+            proc, 2, lambda lines: sum(l.startswith("   ") for l in lines) >= 3)
         self.assertEqual(proc.returncode, 3, stderr)
-        self.assertLess(time.monotonic() - start, 15)
+        self.assertLess(elapsed, 15)
         errors = [l for l in stderr.splitlines() if l.startswith("rdzvbench: error:")]
         self.assertEqual(len(errors), 3, stderr)  # ranks 0, 1 and 3
         for line in errors:
