@@ -134,6 +134,15 @@ class TestCase(unittest.TestCase):
     def assertExit(self, result, code):
         self.assertEqual(result.code, code, repr(result))
 
+    def check_usage(self, args, *needles):
+        """Runs rdzvbench with bad `args`: exit 2 and one line of stderr holding `needles`."""
+        r = run(args, timeout=30)
+        self.assertExit(r, 2)
+        lines = [l for l in r.stderr.splitlines() if l.strip()]
+        self.assertEqual(len(lines), 1, r)
+        for n in needles:
+            self.assertIn(n, lines[0])
+
     def assertReport(self, path, series, sizes=None):
         """Validates the report and checks it holds `series` (transport, benchmark) pairs,
         complete, each with rows for `sizes`."""

@@ -178,14 +178,6 @@ class Collectives(harness.TestCase):
 
 
 class CorruptionAndErrors(harness.TestCase):
-    def check_usage(self, args, *needles):
-        r = harness.run(args, timeout=30)
-        self.assertExit(r, 2)
-        lines = [l for l in r.stderr.splitlines() if l.strip()]
-        self.assertEqual(len(lines), 1, r)
-        for n in needles:
-            self.assertIn(n, lines[0])
-
     def test_corrupted_result_fails_check_naming_rank_size_element(self):
         for algorithm in ("ring_chunked", "halving_doubling"):
             with self.subTest(algorithm=algorithm):

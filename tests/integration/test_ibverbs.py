@@ -95,12 +95,6 @@ class NoDevice(harness.TestCase):
 
 @unittest.skipUnless(BUILT, "ibverbs is not built into this rdzvbench")
 class Flags(harness.TestCase):
-    def check_usage(self, args, needle):
-        r = harness.run(args, timeout=30)
-        self.assertExit(r, 2)
-        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r)
-        self.assertIn(needle, r.stderr)
-
     def test_bad_values_are_usage_errors(self):
         self.check_usage(["run", "-t", "ibverbs", "--ib-port", "0"], "--ib-port 0")
         self.check_usage(["run", "-t", "ibverbs", "--ib-port", "256"], "--ib-port 256")
