@@ -12,6 +12,7 @@ packages=(
   libhiredis-dev redis-server redis-tools
   python3 python3-jsonschema python3-matplotlib
   sockperf iproute2 procps faketime coreutils
+  slurm-wlm munge
 )
 
 missing=()
