@@ -16,6 +16,8 @@
 #   --plots           also draw PNG plots into DIR/plots (scripts/plot-report.py)
 #   --binary PATH     rdzvbench to use (default: $RDZVBENCH, else build/src/cli/rdzvbench,
 #                     built when missing)
+#   --launcher CMD    what starts the ranks, e.g. "srun -N2 -n2" or "mpirun -np 2"
+#                     (default: local mode, 2 ranks on this host)
 # Exit codes are rdzvbench's: 0 no regression, 1 regression, 2 bad usage or input, 3 failure.
 set -euo pipefail
 
@@ -28,6 +30,7 @@ report=""
 save=0
 plots=0
 binary="${RDZVBENCH:-}"
+launcher=()
 run_flags=()
 
 usage() {
@@ -49,6 +52,7 @@ while [ $# -gt 0 ]; do
     --save-baseline) save=1; shift ;;
     --plots) plots=1; shift ;;
     --binary) binary="${2:?--binary needs a path}"; shift 2 ;;
+    --launcher) read -r -a launcher <<<"${2:?--launcher needs a command}"; shift 2 ;;
     --) shift; run_flags=("$@"); break ;;
     -h|--help) usage ;;
     *) die "unknown argument \"$1\" (see $0 --help)" ;;
@@ -67,7 +71,7 @@ if [ -z "$report" ]; then
   [ -r "$config" ] || die "cannot read sweep file \"$config\""
   report="$out/report.json"
   echo "ci-regression: running the sweep in $config" >&2
-  "$binary" run --config "$config" --output "$report" "${run_flags[@]}"
+  "${launcher[@]}" "$binary" run --config "$config" --output "$report" "${run_flags[@]}"
 fi
 
 # 2. The baseline; a first run with --save-baseline records one.

@@ -4,10 +4,11 @@ Needs the one-node cluster of scripts/slurm-local.sh (CTest fixture "slurm"); sk
 with the fixture's reason when it could not start.
 """
 
+import glob
+import json
 import os
 import subprocess
 import sys
-import time
 
 import harness
 
@@ -31,6 +32,22 @@ def unavailable():
     return None
 
 
+RECIPES = os.path.join(harness.SOURCE_DIR, "configs", "slurm")
+
+
+def sbatch(recipe, cwd, env, args=(), timeout=300):
+    """`sbatch --wait` of a recipe on the one node: two tasks there instead of the recipe's two
+    nodes with one each. Returns (exit code, the job's log)."""
+    full_env = dict(os.environ, RDZV_HOME=harness.SOURCE_DIR, RDZVBENCH=harness.BINARY, **env)
+    cmd = ["sbatch", "--wait", "--nodes=1", "--ntasks-per-node=2", *args,
+           os.path.join(RECIPES, recipe)]
+    r = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True,
+                       timeout=timeout)
+    logs = sorted(glob.glob(os.path.join(cwd, "*.log")), key=os.path.getmtime)
+    log = open(logs[-1]).read() if logs else "(no job log)"
+    return r.returncode, f"sbatch: {r.stdout}{r.stderr}\n--- job log\n{log}"
+
+
 class Slurm(harness.TestCase):
     def srun(self, srun_args, run_args, timeout=120):
         return harness.run(["run", "-q"] + run_args, timeout=timeout, prefix=SRUN + srun_args)
@@ -44,6 +61,28 @@ class Slurm(harness.TestCase):
         self.assertEqual(report["launcher"], "srun")
         self.assertEqual(report["bootstrap"], "mpi")
         self.assertEqual(report["size"], 2)
+
+    def test_recipe_cxi_env_sweep(self):
+        # No cxi here: the recipe runs its machinery (doctor, one srun step per FI_CXI_*
+        # combination, the merged report) over libfabric's tcp provider instead.
+        config = self.path("tcp-env.json")
+        with open(config, "w") as f:
+            json.dump({"transport": "ofi", "provider": "tcp", "bootstrap": "mpi",
+                       "benchmark": ["latency"], "iterations": 50,
+                       "env": {"FI_PROVIDER": "tcp", "FI_TCP_IFACE": "lo",
+                               "FI_CXI_RDZV_THRESHOLD": ["2K", "16K"]}}, f)
+        code, log = sbatch("cxi-env-sweep.sbatch", self.dir,
+                           {"RDZV_SWEEP_CONFIG": config, "RDZV_SIZES": "8,1K"})
+        self.assertEqual(code, 0, log)
+        merged, = glob.glob(self.path("rdzv-cxi-*.json"))
+        report = harness.validate_report(merged)
+        self.assertEqual([c["status"] for c in report["combinations"]], ["ok", "ok"], log)
+        self.assertEqual(sorted(s["env"]["FI_CXI_RDZV_THRESHOLD"] for s in report["series"]),
+                         ["16384", "2048"])
+        for series in report["series"]:
+            self.assertEqual([r["size"] for r in series["rows"]], [8, 1024])
+        # The doctor step ran on the node before the sweep.
+        self.assertRegex(log, r"\d+ ok, \d+ warnings?, \d+ errors?")
 
 
 if __name__ == "__main__":
