@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
+#include <iterator>
 #include <map>
 #include <thread>
 
@@ -122,8 +123,16 @@ OpenedStore find(const SlurmStore& where, Deadline deadline) {
     std::this_thread::sleep_for(
         std::min<std::chrono::nanoseconds>(std::chrono::milliseconds(50), deadline.remaining()));
   }
+  // Runs of ports that answered alike read as one: "; 28048-28055: Connection refused".
   std::string seen;
-  for (const auto& [port, what] : last) seen += fmt::format("; {}: {}", port, what);
+  for (auto it = last.begin(); it != last.end();) {
+    auto end = std::next(it);
+    while (end != last.end() && end->second == it->second) ++end;
+    int to = std::prev(end)->first;
+    seen += it->first == to ? fmt::format("; {}: {}", to, it->second)
+                            : fmt::format("; {}-{}: {}", it->first, to, it->second);
+    it = end;
+  }
   throwRuntime(fmt::format("no store of Slurm step {} on {} ports {}-{} after {:.1f}s{}",
                            where.step(), where.host, where.first_port, where.lastPort(),
                            std::chrono::duration<double>(Clock::now() - start).count(), seen),

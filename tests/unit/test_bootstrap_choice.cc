@@ -1,5 +1,6 @@
 #include "store/bootstrap_choice.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <map>
@@ -81,7 +82,8 @@ TEST(BootstrapChoice, Manual) {
   EXPECT_EQ(c.size, 3);
   EXPECT_EQ(c.storeText(), "tcp://127.0.0.1:4000?prefix=p");
   EXPECT_FALSE(c.slurm);
-  EXPECT_EQ(c.run_id, "default");
+  EXPECT_EQ(c.run_id, "1234.2");  // the launcher's job id still scopes the keys
+  EXPECT_EQ(choose(r, kNone).run_id, "default");
   r.run_id = "alice-7";
   EXPECT_EQ(choose(r, kNone).run_id, "alice-7");
   EXPECT_EQ(chooseBootstrap(r, std::nullopt, envOf({{"RDZV_LAUNCHER", "local"}})).launcher,
