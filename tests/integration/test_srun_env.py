@@ -36,7 +36,7 @@ def step_env(job, step, rank, size, nodelist=NODE):
         "SLURM_STEPID": str(step), "SLURM_PROCID": str(rank), "SLURM_NTASKS": str(size),
         "SLURM_STEP_NUM_TASKS": str(size), "SLURM_LOCALID": str(rank),
         "SLURM_STEP_NODELIST": nodelist, "SLURM_JOB_NODELIST": nodelist, "SLURM_NODELIST": nodelist,
-        "SLURM_STEP_NUM_NODES": "1",
+        "SLURM_STEP_NUM_NODES": "1", "SLURMD_NODENAME": nodelist,
         # Whatever the environment of the test holds must not choose for rdzvbench.
         "RDZV_STORE": "", "RDZV_RUN_ID": "",
     }
