@@ -66,16 +66,10 @@ OpenedStore serve(const SlurmStore& where, const EnvLookup& env, Deadline deadli
                "use srun's default (block) distribution, or pass --store tcp://HOST:PORT naming "
                "rank 0's node to every rank");
   }
-  // Bound to the address the node's name has here, so that the store is reachable exactly where
-  // the other ranks look. A loopback address cannot serve other nodes: then every address.
-  std::string bind_host = where.host;
-  if (where.nodes > 1 && resolvesToLoopback(where.host)) bind_host = "";
+  const std::string bind_host = slurmStoreBindHost(where);
   OpenedStore out;
-  std::vector<int> taken;
-  for (int port = where.first_port; port <= where.lastPort() && !out.server; ++port) {
+  for (int port = where.first_port; port <= where.lastPort() && !out.server; ++port)
     out.server = TcpStoreServer::tryStart(bind_host, port);
-    if (!out.server) taken.push_back(port);
-  }
   if (!out.server) {
     throwRuntime(fmt::format("cannot serve the store of Slurm step {}: ports {}-{} on {} are all "
                              "in use",
@@ -143,6 +137,12 @@ OpenedStore find(const SlurmStore& where, Deadline deadline) {
 }  // namespace
 
 std::string SlurmStore::uri() const { return tcpUri(host, first_port); }
+
+std::string slurmStoreBindHost(const SlurmStore& where) {
+  // The address the node's name has here is where the other ranks look; but a loopback one
+  // cannot serve other nodes.
+  return where.nodes > 1 && resolvesToLoopback(where.host) ? "" : where.host;
+}
 
 int slurmStorePort(std::string_view job_id, std::string_view step_id) {
   std::uint64_t step = 0;

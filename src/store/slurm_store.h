@@ -40,6 +40,10 @@ struct SlurmStore {
 // `job_id`: deterministic, in [kSlurmPortLow, kSlurmPortHigh - kSlurmPortCandidates + 1].
 int slurmStorePort(std::string_view job_id, std::string_view step_id);
 
+// What rank 0 binds: the first node's name (so the address it resolves to here), or "" (every
+// address) when that is a loopback address and the step spans several nodes.
+std::string slurmStoreBindHost(const SlurmStore& where);
+
 // Where the step's store is, from SLURM_JOB_ID, SLURM_STEP_ID and the first of
 // SLURM_STEP_NODELIST, SLURM_JOB_NODELIST, SLURM_NODELIST. Throws Usage naming the variable when
 // one is missing or the node list is malformed.

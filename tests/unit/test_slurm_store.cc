@@ -98,6 +98,19 @@ TEST(SlurmStoreFromEnv, MissingOrBadVariablesAreNamed) {
               "SLURM_STEP_NODELIST \"n[3-1]\"");
 }
 
+TEST(SlurmStoreBindHost, TheNodesAddressUnlessLoopbackAcrossNodes) {
+  SlurmStore where;
+  where.host = "127.0.0.1";
+  where.nodes = 1;
+  EXPECT_EQ(slurmStoreBindHost(where), "127.0.0.1");
+  where.nodes = 2;
+  EXPECT_EQ(slurmStoreBindHost(where), "");
+  where.host = "localhost";
+  EXPECT_EQ(slurmStoreBindHost(where), "");
+  where.host = "192.0.2.7";  // TEST-NET-1: never bound here, only looked at
+  EXPECT_EQ(slurmStoreBindHost(where), "192.0.2.7");
+}
+
 // A step on this host, its window at a port that depends on the test process, so that runs of
 // this test at the same time use different windows.
 SlurmStore loopbackStep(const std::string& step) {
