@@ -2,9 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <exception>
+
 #include "cli/commands.h"
+#include "lib/error.h"
 #include "lib/sysinfo.h"
 #include "rdzv/build_info.h"
+#include "store/bootstrap_choice.h"
 #include "store/launcher.h"
 #include "transport/registry.h"
 
@@ -31,13 +35,28 @@ Action addInfoCommand(CLI::App& app) {
     else
       fmt::print("  {:<8} not built ({})\n", "redis://", build::kWhyNoHiredis);
     fmt::print("\nbootstrap:\n");
-    auto launch = store::detectLauncher(store::processEnv());
+    auto env = store::processEnv();
+    auto launch = store::detectLauncher(env);
     if (launch)
-      fmt::print("  launched by {} as rank {} of {}: rendezvous by --store, else MPI\n",
-                 launch->launcher, launch->rank, launch->size);
+      fmt::print("  launched by {} as rank {} of {}\n", launch->launcher, launch->rank,
+                 launch->size);
     else
-      fmt::print("  no launcher detected: `rdzvbench run` starts --np ranks here (local mode)\n");
+      fmt::print("  no launcher detected\n");
+    // What `rdzvbench run` with no bootstrap flags would do here (RDZV_STORE and RDZV_RUN_ID
+    // count, as they do for run).
+    store::BootstrapRequest request;
+    request.store = env("RDZV_STORE").value_or("");
+    request.run_id = env("RDZV_RUN_ID").value_or("");
+    // A broken launcher environment fails info as it fails run (exit 2), after the rest.
+    std::exception_ptr cannot;
+    try {
+      fmt::print("  `rdzvbench run` would use: {}\n",
+                 store::chooseBootstrap(request, launch, env).describe());
+    } catch (const Error&) {
+      cannot = std::current_exception();
+    }
     fmt::print("  MPI bootstrap: {}\n", build::kHaveMpi ? "built" : build::kWhyNoMpi);
+    if (cannot) std::rethrow_exception(cannot);
     return 0;
   };
 }

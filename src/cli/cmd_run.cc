@@ -23,6 +23,7 @@
 #include "lib/sysinfo.h"
 #include "rdzv/build_info.h"
 #include "store/bootstrap.h"
+#include "store/bootstrap_choice.h"
 #include "store/launcher.h"
 #include "store/prefix_store.h"
 #include "store/store_uri.h"
@@ -418,7 +419,9 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
                   "redis://[:password@]host:port[/db], hash:")
       ->envname("RDZV_STORE");
   run->add_option("--bootstrap", flags->bootstrap,
-                  "auto, store, or mpi (MPI_Init and MPI_Allgather of addresses)")
+                  "auto, store, or mpi (MPI_Init and MPI_Allgather of addresses). auto: local "
+                  "mode with no launcher; under srun with no --store, a tcp store rank 0 serves "
+                  "on the step's first node (MPI with -t mpi); MPI under other launchers")
       ->capture_default_str();
   run->add_option("--run-id", flags->run_id,
                   "Scopes this run's keys in a shared store; every rank must agree")
@@ -499,21 +502,19 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
     auto config = validate(*flags);
     auto env = store::processEnv();
     auto launch = store::detectLauncher(env);
-    bool want_mpi = flags->bootstrap == "mpi" ||
-                    std::find(config.transports.begin(), config.transports.end(), "mpi") !=
-                        config.transports.end();
+    store::BootstrapRequest request;
+    request.bootstrap = flags->bootstrap;
+    request.store = flags->store;
+    request.rank = flags->rank;
+    request.size = flags->size;
+    request.mpi_transport = std::find(config.transports.begin(), config.transports.end(), "mpi") !=
+                            config.transports.end();
+    request.run_id = flags->run_id;
+    auto choice = store::chooseBootstrap(request, launch, env);
     for (const auto& t : config.transports) transport::probeTransport(t, config.transport);
-    bool manual = flags->rank >= 0;
-    std::string launcher = manual ? "manual" : launch ? launch->launcher : "local";
-    if (auto from = env("RDZV_LAUNCHER"); from && manual) launcher = *from;
+    const std::string& launcher = choice.launcher;
 
-    if (!manual && !launch && flags->bootstrap != "mpi") {
-      if (!flags->store.empty())
-        throwUsage("--store without --rank/--size or a launcher",
-                   "give --rank and --size, or start the ranks with mpirun or srun");
-      if (want_mpi)
-        throwUsage("the mpi transport needs an MPI launcher",
-                   "run under mpirun -np N ... --bootstrap mpi, or drop mpi from --transport");
+    if (choice.kind == store::BootstrapKind::Local) {
       if (flags->root >= flags->np)
         throwUsage(fmt::format("invalid --root {} for --np {}", flags->root, flags->np),
                    "use a rank of 0 .. np-1");
@@ -521,13 +522,12 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
       return runLocal(flags->np, args, flags->addr.empty() && flags->iface.empty(), config.timeout);
     }
 
-    bool use_mpi_bootstrap = flags->bootstrap == "mpi" ||
-                             (flags->bootstrap == "auto" && !manual && flags->store.empty());
+    const bool use_mpi_bootstrap = choice.kind == store::BootstrapKind::Mpi;
 #ifdef RDZV_HAVE_MPI
     std::unique_ptr<store::MpiSession> mpi;
-    if (use_mpi_bootstrap || want_mpi) mpi = std::make_unique<store::MpiSession>();
+    if (use_mpi_bootstrap || request.mpi_transport) mpi = std::make_unique<store::MpiSession>();
 #else
-    if (use_mpi_bootstrap || want_mpi)
+    if (use_mpi_bootstrap || request.mpi_transport)
       throwUsage("this rdzvbench was built without MPI",
                  fmt::format("{}; pass --store URI instead", build::kWhyNoMpi));
 #endif
@@ -536,7 +536,7 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
 #ifdef RDZV_HAVE_MPI
       store::MpiBootstrap bootstrap(*mpi);
       try {
-        return runRank(config, *flags, bootstrap, launcher, "", flags->run_id, argv, started);
+        return runRank(config, *flags, bootstrap, launcher, "", choice.run_id, argv, started);
       } catch (const Error& e) {
         // MPI cannot end a collective that a dead rank never joins: stop every rank now.
         fmt::print(stderr, "rdzvbench: error: {}\n", e.message());
@@ -545,40 +545,21 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
       }
 #endif
     }
-    if (flags->store.empty())
-      throwUsage(fmt::format("no store to rendezvous through (launcher: {})", launcher),
-                 "pass --store tcp://HOST:PORT or file:///shared/dir, or --bootstrap mpi");
-    int rank = manual ? flags->rank : launch->rank;
-    int size = manual ? flags->size : launch->size;
-    if (size < 1)
-      throwUsage(fmt::format("the {} launcher did not say how many ranks there are", launcher),
-                 "pass --rank and --size");
-    std::string run_id = flags->run_id;
-    // What to do when another job holds this run id too (see StoreBootstrap::claimRank).
-    std::string collision_hint = "give every rank of this job the same new --run-id";
-    if (run_id.empty() && launch && !launch->job_id.empty()) {
-      run_id = launch->job_id;
-      collision_hint = fmt::format("the {} job id {} repeats; pass --run-id to every rank",
-                                   launch->launcher, run_id);
-    }
-    if (run_id.empty()) {
-      // Ranks started by hand cannot agree on a unique id without talking first; the claim
-      // below catches two such jobs meeting in one store.
-      run_id = "default";
-      collision_hint =
-          "ranks started by hand share the run id \"default\"; give every rank of this job the "
-          "same unique --run-id, e.g. --run-id alice-7";
-    }
-    auto uri = store::parseStoreUri(flags->store);
-    auto opened = store::openStore(uri, rank, deadline);
+    const int rank = choice.rank;
+    const int size = choice.size;
+    const std::string& run_id = choice.run_id;
+    auto opened = store::openChosenStore(choice, env, deadline);
+    // The store actually used: a derived Slurm store may serve on a later port of its window.
+    const std::string store_text = choice.store ? choice.store->text : opened.store->describe();
     std::map<std::string, double> phases{{"store", secondsSince(started)}};
     store::PrefixStore scoped(*opened.store, "rdzv/" + run_id);
     store::StoreBootstrap bootstrap(scoped, rank, size);
     config.transport.run_id = run_id;
     try {
-      bootstrap.claimRank(collision_hint);
-      int code = runRank(config, *flags, bootstrap, launcher, uri.text, run_id,
-                         redactStore(argv, flags->store, uri.text), started, std::move(phases));
+      bootstrap.claimRank(choice.collision_hint);
+      int code = runRank(config, *flags, bootstrap, launcher, store_text, run_id,
+                         choice.store ? redactStore(argv, flags->store, store_text) : argv, started,
+                         std::move(phases));
       // Rank 0 stays until every rank has said it is done with the store: it may serve it, and
       // it removes the run's keys, so that a shared store keeps nothing of a successful run.
       if (rank != 0) {

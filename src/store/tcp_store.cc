@@ -751,6 +751,16 @@ TcpStoreClient::TcpStoreClient(std::string host, int port, Deadline connect_dead
                "start rank 0 first or check --store");
 }
 
+TcpStoreClient::TcpStoreClient(Adopt, std::string host, int port, int fd)
+    : host_(std::move(host)), port_(port), fd_(fd) {}
+
+std::unique_ptr<TcpStoreClient> TcpStoreClient::tryConnect(const std::string& host, int port,
+                                                           Deadline deadline, std::string& error) {
+  int fd = connectOnce(host, port, deadline, error);
+  if (fd < 0) return nullptr;
+  return std::make_unique<TcpStoreClient>(Adopt{}, host, port, fd);
+}
+
 TcpStoreClient::~TcpStoreClient() {
   if (fd_ >= 0) ::close(fd_);
 }

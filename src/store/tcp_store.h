@@ -52,7 +52,18 @@ class TcpStoreClient final : public Store {
   // Connects, retrying every 10-100 ms until `connect_deadline` because the server may start
   // later; throws Runtime "store tcp://host:port unreachable after Ns: <reason>" on expiry.
   TcpStoreClient(std::string host, int port, Deadline connect_deadline);
+  // One connection attempt, bounded by `deadline`, for a caller probing several ports: nullptr
+  // with `error` set to why when nothing accepted. Throws Usage when the host is unknown.
+  static std::unique_ptr<TcpStoreClient> tryConnect(const std::string& host, int port,
+                                                    Deadline deadline, std::string& error);
   ~TcpStoreClient() override;
+  // For tryConnect only (through make_unique): adopts a connected socket.
+  struct Adopt {
+   private:
+    Adopt() = default;
+    friend class TcpStoreClient;
+  };
+  TcpStoreClient(Adopt, std::string host, int port, int fd);
   TcpStoreClient(const TcpStoreClient&) = delete;
   TcpStoreClient& operator=(const TcpStoreClient&) = delete;
 
