@@ -44,7 +44,10 @@ def sbatch(recipe, cwd, env, args=(), timeout=300):
     r = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True,
                        timeout=timeout)
     logs = sorted(glob.glob(os.path.join(cwd, "*.log")), key=os.path.getmtime)
-    log = open(logs[-1]).read() if logs else "(no job log)"
+    log = "(no job log)"
+    if logs:
+        with open(logs[-1]) as f:
+            log = f.read()
     return r.returncode, f"sbatch: {r.stdout}{r.stderr}\n--- job log\n{log}"
 
 
@@ -61,6 +64,74 @@ class Slurm(harness.TestCase):
         self.assertEqual(report["launcher"], "srun")
         self.assertEqual(report["bootstrap"], "mpi")
         self.assertEqual(report["size"], 2)
+
+    def test_srun_with_no_store(self):
+        out = self.path("zero.json")
+        r = self.srun(["-n", "2"], ["-s", "8,64K", "-o", out])
+        self.assertExit(r, 0)
+        report = self.assertReport(out, [("tcp", "latency"), ("tcp", "bw")], [8, 65536])
+        self.assertEqual((report["launcher"], report["bootstrap"]), ("srun", "store"))
+        self.assertTrue(report["store"].startswith("tcp://"), report["store"])
+
+    def test_srun_four_ranks_in_pairs(self):
+        out = self.path("pairs.json")
+        r = self.srun(["-n", "4"], ["--pairs", "-b", "bw", "-s", "1K,64K", "--progress", "epoll",
+                                    "-o", out])
+        self.assertExit(r, 0)
+        report = self.assertReport(out, [("tcp", "bw")], [1024, 65536])
+        self.assertEqual(report["size"], 4)
+        self.assertTrue(all(row["pairs"] == 2 for row in report["series"][0]["rows"]))
+
+    def test_two_steps_at_once_in_one_allocation(self):
+        # Each step derives its own store port from the job and step ids, so the two
+        # rendezvous never meet. --exact: each step gets its own 2 of the allocation's 4 CPUs.
+        script = " & ".join(
+            f"srun --exact -n 2 {harness.BINARY} run -q -s 8,1K,64K -o {self.path(f'step{i}.json')}"
+            for i in (1, 2)) + " & wait"
+        r = subprocess.run(["salloc", "-I30", "-n", "4", "--job-name=rdzv-test", "bash", "-c",
+                            script], capture_output=True, text=True, timeout=180)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        stores = set()
+        for i in (1, 2):
+            report = self.assertReport(self.path(f"step{i}.json"),
+                                       [("tcp", "latency"), ("tcp", "bw")], [8, 1024, 65536])
+            stores.add((report["run_id"], report["store"]))
+        self.assertEqual(len(stores), 2, stores)
+
+    def test_recipe_p2p_bandwidth(self):
+        code, log = sbatch("p2p-bandwidth.sbatch", self.dir, {"RDZV_SIZES": "8,1M"})
+        self.assertEqual(code, 0, log)
+        out, = glob.glob(self.path("rdzv-p2p-*.json"))
+        report = self.assertReport(out, [("tcp", "latency"), ("tcp", "bw"), ("tcp", "bibw")],
+                                   [8, 1 << 20])
+        self.assertEqual(report["launcher"], "srun")
+
+    def test_recipe_ci_regression(self):
+        baseline = self.path("baseline")
+        env = {"RDZV_BASELINE": baseline, "RDZV_SIZES": "8,64K", "RDZV_OUT": self.path("ci1"),
+               "RDZV_SAVE_BASELINE": "1"}
+        code, log = sbatch("ci-regression.sbatch", self.dir, env)
+        self.assertEqual(code, 0, log)
+        recorded, = glob.glob(os.path.join(baseline, "*.json"))
+        # A baseline no machine could reach: 1000x the bandwidth at a thousandth of the latency.
+        with open(recorded) as f:
+            base = json.load(f)
+        for series in base["series"]:
+            for row in series["rows"]:
+                for trial in [row] + row.get("trials", []):
+                    for key in ("min", "mean", "p50", "p90", "p99", "max"):
+                        if key in trial.get("latency_us", {}):
+                            trial["latency_us"][key] /= 1000
+                    if "latency_p50_us" in trial:
+                        trial["latency_p50_us"] /= 1000
+                    trial["bandwidth_mbps"] *= 1000
+        with open(recorded, "w") as f:
+            json.dump(base, f)
+        env.update(RDZV_OUT=self.path("ci2"), RDZV_SAVE_BASELINE="0")
+        code, log = sbatch("ci-regression.sbatch", self.dir, env)
+        self.assertEqual(code, 1, log)
+        self.assertIn("REGRESSION", log)
+        self.assertTrue(os.path.exists(self.path("ci2/junit.xml")), log)
 
     def test_recipe_cxi_env_sweep(self):
         # No cxi here: the recipe runs its machinery (doctor, one srun step per FI_CXI_*
