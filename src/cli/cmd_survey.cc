@@ -33,6 +33,7 @@ struct SurveyFlags {
   std::uint64_t latency_iterations = 200;
   std::uint64_t bandwidth_iterations = 8;
   std::uint64_t warmup = 0;
+  double min_time = 0.05;
   bool serial = false;
   std::string ranks_per_node = "1";
   std::string group_by = "auto";
@@ -130,6 +131,9 @@ bench::survey::SurveyConfig validate(const SurveyFlags& f) {
   auto& b = c.bench;
   b.window = f.window;
   b.warmup = f.warmup;
+  if (!(f.min_time >= 0) || f.min_time > 3600)
+    throwUsage(fmt::format("invalid --min-time {}", f.min_time), "use 0 to 3600 seconds");
+  b.min_time = f.min_time;
   b.timeout = f.launch.timeout;
   b.transport.timeout = f.launch.timeout;
   b.transport.addr = f.launch.addr;
@@ -286,6 +290,10 @@ Action addSurveyCommand(CLI::App& app, const std::vector<std::string>& argv) {
       ->capture_default_str();
   cmd->add_option("--bandwidth-iterations", flags->bandwidth_iterations,
                   "Windows per pair and direction")
+      ->capture_default_str();
+  cmd->add_option("--min-time", flags->min_time,
+                  "Seconds each measurement runs at least (raises the iteration counts), so "
+                  "the pairs of a round overlap for their whole measurement")
       ->capture_default_str();
   cmd->add_option("-w,--warmup", flags->warmup, "Warm-up iterations (default: 10%, at least 2)");
   cmd->add_flag("--serial", flags->serial,

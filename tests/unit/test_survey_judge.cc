@@ -66,6 +66,15 @@ TEST(SurveyJudge, ANodeSlowWithNearlyEveryPartnerIsStillASlowNode) {
   EXPECT_TRUE(v.slow_links.empty());
 }
 
+TEST(SurveyJudge, EveryPairOfANodeWhoseMedianIsAnOutlierIsReTested) {
+  Matrix m(6, std::vector<double>(6, 10));
+  for (int b = 0; b < 6; ++b)
+    if (b != 3) slowPair(m, 3, b, b == 0 ? 1.1 : 1.5);  // one pair hid under the limit
+  auto suspects = findSuspects(m, baselineOf(m, {}));
+  EXPECT_EQ(suspects.size(), 5u);
+  EXPECT_DOUBLE_EQ(suspects.back().slowness, 1.1);
+}
+
 TEST(SurveyJudge, ASlowLinkIsNamedAndNotItsNodes) {
   auto m = noisy(6, 10, 0.05, 3);
   slowPair(m, 1, 4, 2);
@@ -128,6 +137,27 @@ TEST(SurveyJudge, ReferencePairsAvoidTheSuspectsNodes) {
     EXPECT_NE(a, 4);
     EXPECT_NE(b, 4);
   }
+}
+
+TEST(SurveyJudge, ANodeSlowInOneMetricOwnsItsConfirmedPairsInTheOther) {
+  Verdicts latency, bandwidth;
+  bandwidth.slow_nodes = {4};
+  Finding f;
+  f.a = 4;
+  f.b = 5;
+  f.confirmed = true;
+  f.cause = "slow_link";
+  latency.findings = {f};
+  latency.slow_links = {{4, 5}};
+  f.a = 1;
+  f.b = 2;
+  latency.findings.push_back(f);
+  latency.slow_links.push_back({1, 2});
+  attributeToSlowNodes({&latency, &bandwidth});
+  EXPECT_EQ(latency.findings[0].cause, "slow_node");
+  EXPECT_EQ(latency.findings[1].cause, "slow_link");
+  ASSERT_EQ(latency.slow_links.size(), 1u);
+  EXPECT_EQ(latency.slow_links[0], (Pair{1, 2}));
 }
 
 TEST(SurveyJudge, BandwidthIsJudgedOnTheSlowerDirection) {

@@ -4,9 +4,12 @@
 //
 // The rank's Device is wrapped so that each completion it waits for is followed by a pause of
 // (FACTOR - 1) x the time it was busy since the end of its previous pause: everything that rank
-// takes part in (its ping-pongs, the windows it sends or receives) takes ~FACTOR times longer,
-// with every partner, while pairs without it are untouched. Busy stretches longer than 50 ms
-// count as 50 ms, so the idle time between measurements does not turn into long pauses.
+// takes part in slows down, with every partner, while pairs without it are untouched. As the
+// initiator of a ping-pong its busy time is the whole round trip and latency grows FACTOR
+// times; as the responder it sees about half of it, and latency grows about (1 + FACTOR) / 2
+// times. Bandwidth windows stall the partner too and slow down by FACTOR or more. Busy
+// stretches longer than 50 ms count as 50 ms, so the idle time between measurements does not
+// turn into long pauses.
 
 #include <cstdint>
 #include <memory>

@@ -76,6 +76,19 @@ std::vector<Suspect> findSuspects(const Matrix& cost, const Baseline& baseline) 
       if (slowness > baseline.limit)
         out.push_back({static_cast<int>(a), static_cast<int>(b), c, slowness});
     }
+  // A node whose median is an outlier has every pair re-tested, also those that stayed under
+  // the limit in the survey (a slow node hidden by contention in some rounds).
+  auto medians = nodeMedians(cost);
+  for (std::size_t a = 0; a < cost.size(); ++a) {
+    if (!(medians[a] / baseline.median > baseline.limit)) continue;
+    for (std::size_t b = 0; b < cost.size(); ++b) {
+      if (a == b || !std::isfinite(cost[a][b])) continue;
+      Pair p{static_cast<int>(std::min(a, b)), static_cast<int>(std::max(a, b))};
+      bool known = std::any_of(out.begin(), out.end(),
+                               [&](const Suspect& s) { return s.a == p.first && s.b == p.second; });
+      if (!known) out.push_back({p.first, p.second, cost[a][b], cost[a][b] / baseline.median});
+    }
+  }
   std::stable_sort(out.begin(), out.end(),
                    [](const Suspect& x, const Suspect& y) { return x.slowness > y.slowness; });
   return out;
@@ -153,6 +166,23 @@ Verdicts decide(int nodes, const std::vector<Suspect>& suspects,
     }
   }
   return v;
+}
+
+void attributeToSlowNodes(const std::vector<Verdicts*>& metrics) {
+  std::set<int> slow;
+  for (const auto* v : metrics) slow.insert(v->slow_nodes.begin(), v->slow_nodes.end());
+  for (auto* v : metrics) {
+    v->slow_links.clear();
+    for (auto& f : v->findings) {
+      if (!f.confirmed) continue;
+      if (slow.count(f.a) || slow.count(f.b)) {
+        f.cause = "slow_node";
+      } else {
+        f.cause = "slow_link";
+        v->slow_links.push_back({f.a, f.b});
+      }
+    }
+  }
 }
 
 }  // namespace rdzv::bench::survey

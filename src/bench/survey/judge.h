@@ -54,7 +54,8 @@ struct Suspect {
   double cost = 0;      // as measured in the survey
   double slowness = 0;  // cost / baseline median
 };
-// The outlier pairs, slowest first.
+// The outlier pairs, and every pair of a node whose median over its partners is an outlier,
+// slowest first.
 std::vector<Suspect> findSuspects(const Matrix& cost, const Baseline& baseline);
 
 // Up to `count` healthy pairs to re-measure alone beside the suspects, so the re-tests are
@@ -86,5 +87,9 @@ struct Verdicts {
 Verdicts decide(int nodes, const std::vector<Suspect>& suspects,
                 const std::vector<double>& retest_cost, double reference_cost,
                 const Baseline& baseline, const JudgeParams& params);
+
+// Several metrics judged on one survey: a node that is slow in one of them is not fine in the
+// others, so their confirmed pairs with it become its (cause "slow_node"), not slow links.
+void attributeToSlowNodes(const std::vector<Verdicts*>& metrics);
 
 }  // namespace rdzv::bench::survey

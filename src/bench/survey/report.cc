@@ -88,6 +88,7 @@ void addSurvey(json& report, const SurveyConfig& config, const SurveyResult& res
                  {"window", config.bench.window},
                  {"latency_iterations", config.latency_iterations},
                  {"bandwidth_iterations", config.bandwidth_iterations},
+                 {"min_time", config.bench.min_time},
                  {"serial", config.serial},
                  {"grouping", p.grouping},
                  {"ranks_per_node", config.ranks_per_node},

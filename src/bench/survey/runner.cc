@@ -311,6 +311,7 @@ SurveyResult runSurvey(const SurveyConfig& config, store::Bootstrap& bootstrap,
     double low = std::min(r.bandwidth_mbps[0], r.bandwidth_mbps[1]);
     return std::isfinite(low) && low > 0 ? 1 / low : NAN;
   });
+  attributeToSlowNodes({&result.latency.verdicts, &result.bandwidth.verdicts});
   result.details = runner.device().details();
   return result;
 }
