@@ -40,6 +40,7 @@ struct SurveyFlags {
   double outlier_mad = 5;
   double outlier_min_pct = 20;
   bool fail_on_outliers = false;
+  int retest_passes = 2;
   std::string output;
   bool quiet = false;
   std::string progress = "poll";
@@ -120,6 +121,9 @@ bench::survey::SurveyConfig validate(const SurveyFlags& f) {
   if (!(f.outlier_min_pct >= 0) || f.outlier_min_pct > 10000)
     throwUsage(fmt::format("invalid --outlier-min-pct {}", f.outlier_min_pct),
                "use a percentage of 0 or more, e.g. 20");
+  if (f.retest_passes < 1 || f.retest_passes > 100)
+    throwUsage(fmt::format("invalid --retest-passes {}", f.retest_passes), "use 1 to 100");
+  c.retest_passes = f.retest_passes;
   c.judge.mad_k = f.outlier_mad;
   c.judge.min_pct = f.outlier_min_pct;
   if (!f.inject_slow.empty()) parseInjectSlow(f.inject_slow, c);
@@ -310,6 +314,9 @@ Action addSurveyCommand(CLI::App& app, const std::vector<std::string>& argv) {
                   "An outlier is worse than the median by more than K spreads (scaled MAD)...")
       ->capture_default_str();
   cmd->add_option("--outlier-min-pct", flags->outlier_min_pct, "...and by more than this %")
+      ->capture_default_str();
+  cmd->add_option("--retest-passes", flags->retest_passes,
+                  "Times each outlier (and reference) pair is re-measured alone; the best counts")
       ->capture_default_str();
   cmd->add_flag("--fail-on-outliers", flags->fail_on_outliers,
                 "Exit 1 when an outlier is confirmed alone (a slow node or link)");

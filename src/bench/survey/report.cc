@@ -94,7 +94,8 @@ void addSurvey(json& report, const SurveyConfig& config, const SurveyResult& res
                  {"ranks_per_node", config.ranks_per_node},
                  {"outlier_mad", config.judge.mad_k},
                  {"outlier_min_pct", config.judge.min_pct},
-                 {"node_fraction", config.judge.node_fraction}};
+                 {"node_fraction", config.judge.node_fraction},
+                 {"retest_passes", config.retest_passes}};
   if (config.inject_rank >= 0)
     params["inject_slow"] = {{"rank", config.inject_rank}, {"factor", config.inject_factor}};
   report["params"] = params;

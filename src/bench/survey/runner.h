@@ -31,8 +31,9 @@ struct SurveyConfig {
   std::string grouping = "auto";           // see placeRanks
   int ranks_per_node = 1;                  // 0: all
   JudgeParams judge;
-  int references = 3;    // healthy pairs re-measured alone as the re-tests' baseline
-  int inject_rank = -1;  // test only: this rank is made slow by inject_factor (inject.h)
+  int references = 3;     // healthy pairs re-measured alone as the re-tests' baseline
+  int retest_passes = 2;  // each re-test counts its best pass
+  int inject_rank = -1;   // test only: this rank is made slow by inject_factor (inject.h)
   double inject_factor = 1;
 };
 
@@ -53,7 +54,7 @@ struct MetricResult {
   Verdicts verdicts;
 };
 
-// A node pair re-measured alone.
+// A node pair re-measured alone: the best of the passes.
 struct Retest {
   Pair nodes;
   Pair ranks;          // the ranks that measured it (each node's first surveyed rank)
