@@ -34,7 +34,12 @@ def verdicts(report):
 class LocalSurvey(harness.TestCase):
     def survey(self, *args, code=0, timeout=120):
         out = self.path("survey.json")
-        r = harness.run(["survey", "--np", "6", "-o", out] + QUICK + list(args), timeout=timeout)
+        # Other builds share this machine's 2 cores: a rank sharing a core with a compiler is
+        # really slower, which the survey rightly names. Above their priority (root only) the
+        # ranks see less of them.
+        prefix = ["nice", "-n", "-10"] if os.geteuid() == 0 else []
+        r = harness.run(["survey", "--np", "6", "-o", out] + QUICK + list(args), timeout=timeout,
+                        prefix=prefix)
         self.assertExit(r, code)
         report = validate(out)
         self.assertEqual(report["pairs"], 15)
@@ -152,9 +157,9 @@ class FourHostSurvey(harness.TestCase):
 
     def test_rate_limited_link_is_named_not_its_nodes(self):
         # Host 1 (rank 0) sends slowly to host 2 (rank 1) only: htb, slow class by u32 on dst.
-        self.tc(1, "qdisc", "add", "dev", "eth1", "root", "handle", "1:", "htb", "default", "10")
-        self.tc(1, "class", "add", "dev", "eth1", "parent", "1:", "classid", "1:10", "htb",
-                "rate", "10gbit", "burst", "1mb")
+        # No default class: traffic no filter picks leaves unshaped (a 10gbit default class
+        # halved host 1's other links on this VM).
+        self.tc(1, "qdisc", "add", "dev", "eth1", "root", "handle", "1:", "htb")
         self.tc(1, "class", "add", "dev", "eth1", "parent", "1:", "classid", "1:20", "htb",
                 "rate", SLOW, "ceil", SLOW, "burst", "256kb", "cburst", "256kb")
         self.tc(1, "filter", "add", "dev", "eth1", "parent", "1:", "protocol", "ip", "prio", "1",
