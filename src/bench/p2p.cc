@@ -206,9 +206,15 @@ Measurement runPointToPoint(transport::Context& ctx, const BenchConfig& config,
                             const std::string& benchmark, std::uint64_t size) {
   auto partner = partnerOf(ctx.rank(), ctx.size(), config.pairs);
   if (!partner) return {};
-  if (benchmark == "latency") return latency(ctx, config, *partner, size);
-  if (benchmark == "bw") return windowed(ctx, config, *partner, size, false);
-  if (benchmark == "bibw") return windowed(ctx, config, *partner, size, true);
+  return runPointToPointWith(ctx, config, benchmark, size, *partner);
+}
+
+Measurement runPointToPointWith(transport::Context& ctx, const BenchConfig& config,
+                                const std::string& benchmark, std::uint64_t size,
+                                const Partner& partner) {
+  if (benchmark == "latency") return latency(ctx, config, partner, size);
+  if (benchmark == "bw") return windowed(ctx, config, partner, size, false);
+  if (benchmark == "bibw") return windowed(ctx, config, partner, size, true);
   requireBenchmark(benchmark);
   return {};
 }

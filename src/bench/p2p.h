@@ -42,5 +42,10 @@ std::uint64_t defaultWarmup(const BenchConfig& config, std::uint64_t iterations)
 // Runs `benchmark` at `size` on this rank (every rank of the context calls it).
 Measurement runPointToPoint(transport::Context& context, const BenchConfig& config,
                             const std::string& benchmark, std::uint64_t size);
+// Runs `benchmark` at `size` between this rank and `partner.peer` only (both call it, one of
+// them the initiator); the other ranks are free to measure with others at the same time.
+Measurement runPointToPointWith(transport::Context& context, const BenchConfig& config,
+                                const std::string& benchmark, std::uint64_t size,
+                                const Partner& partner);
 
 }  // namespace rdzv::bench

@@ -15,6 +15,7 @@
 #include "bench/collectives/collectives.h"
 #include "bench/sweep.h"
 #include "cli/commands.h"
+#include "cli/launch.h"
 #include "cli/local_mode.h"
 #include "cli/sweep_file.h"
 #include "cli/table.h"
@@ -23,7 +24,6 @@
 #include "lib/sysinfo.h"
 #include "rdzv/build_info.h"
 #include "store/bootstrap.h"
-#include "store/bootstrap_choice.h"
 #include "store/launcher.h"
 #include "store/prefix_store.h"
 #include "store/store_uri.h"
@@ -264,17 +264,6 @@ class Progress {
   std::int64_t last_;
 };
 
-// The command line with the store URI as parseStoreUri shows it (a redis password hidden), for
-// the report.
-std::vector<std::string> redactStore(std::vector<std::string> argv, const std::string& raw,
-                                     const std::string& shown) {
-  for (auto& arg : argv) {
-    if (arg == raw) arg = shown;
-    if (arg == "--store=" + raw) arg = "--store=" + shown;
-  }
-  return argv;
-}
-
 double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
@@ -500,89 +489,21 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
     const auto started = Clock::now();
     if (!flags->config.empty()) applySweepFile(*run, flags->config);
     auto config = validate(*flags);
-    auto env = store::processEnv();
-    auto launch = store::detectLauncher(env);
-    store::BootstrapRequest request;
-    request.bootstrap = flags->bootstrap;
-    request.store = flags->store;
-    request.rank = flags->rank;
-    request.size = flags->size;
-    request.mpi_transport = std::find(config.transports.begin(), config.transports.end(), "mpi") !=
-                            config.transports.end();
-    request.run_id = flags->run_id;
-    auto choice = store::chooseBootstrap(request, launch, env);
+    bool want_mpi = std::find(config.transports.begin(), config.transports.end(), "mpi") !=
+                    config.transports.end();
     for (const auto& t : config.transports) transport::probeTransport(t, config.transport);
-    const std::string& launcher = choice.launcher;
-
-    if (choice.kind == store::BootstrapKind::Local) {
+    LaunchFlags launch{flags->np,     flags->rank,    flags->size, flags->store, flags->bootstrap,
+                       flags->run_id, config.timeout, flags->addr, flags->iface};
+    auto local_checks = [&] {
       if (flags->root >= flags->np)
         throwUsage(fmt::format("invalid --root {} for --np {}", flags->root, flags->np),
                    "use a rank of 0 .. np-1");
-      std::vector<std::string> args(argv.begin() + 1, argv.end());
-      return runLocal(flags->np, args, flags->addr.empty() && flags->iface.empty(), config.timeout);
-    }
-
-    const bool use_mpi_bootstrap = choice.kind == store::BootstrapKind::Mpi;
-#ifdef RDZV_HAVE_MPI
-    std::unique_ptr<store::MpiSession> mpi;
-    if (use_mpi_bootstrap || request.mpi_transport) mpi = std::make_unique<store::MpiSession>();
-#else
-    if (use_mpi_bootstrap || request.mpi_transport)
-      throwUsage("this rdzvbench was built without MPI",
-                 fmt::format("{}; pass --store URI instead", build::kWhyNoMpi));
-#endif
-    auto deadline = Deadline::afterSeconds(config.timeout);
-    if (use_mpi_bootstrap) {
-#ifdef RDZV_HAVE_MPI
-      store::MpiBootstrap bootstrap(*mpi);
-      try {
-        return runRank(config, *flags, bootstrap, launcher, "", choice.run_id, argv, started);
-      } catch (const Error& e) {
-        // MPI cannot end a collective that a dead rank never joins: stop every rank now.
-        fmt::print(stderr, "rdzvbench: error: {}\n", e.message());
-        std::fflush(stderr);
-        store::MpiSession::abortAll(e.exitCode());
-      }
-#endif
-    }
-    const int rank = choice.rank;
-    const int size = choice.size;
-    const std::string& run_id = choice.run_id;
-    auto opened = store::openChosenStore(choice, env, deadline);
-    // The store actually used: a derived Slurm store may serve on a later port of its window.
-    const std::string store_text = choice.store ? choice.store->text : opened.store->describe();
-    std::map<std::string, double> phases{{"store", secondsSince(started)}};
-    store::PrefixStore scoped(*opened.store, "rdzv/" + run_id);
-    store::StoreBootstrap bootstrap(scoped, rank, size);
-    config.transport.run_id = run_id;
-    try {
-      bootstrap.claimRank(choice.collision_hint);
-      int code = runRank(config, *flags, bootstrap, launcher, store_text, run_id,
-                         choice.store ? redactStore(argv, flags->store, store_text) : argv, started,
-                         std::move(phases));
-      // Rank 0 stays until every rank has said it is done with the store: it may serve it, and
-      // it removes the run's keys, so that a shared store keeps nothing of a successful run.
-      if (rank != 0) {
-        scoped.set(fmt::format("bye/{}", rank), {});
-      } else {
-        std::vector<std::string> keys;
-        for (int r = 1; r < size; ++r) keys.push_back(fmt::format("bye/{}", r));
-        scoped.wait(keys, Deadline::afterSeconds(config.timeout));
-        try {
-          scoped.removePrefix("");
-        } catch (const Error& e) {
-          // The report is written and every rank is done: a leftover key is not worth a failure.
-          fmt::print(stderr, "rdzvbench: warning: the run's keys stay in the store: {}\n",
-                     e.message());
-        }
-      }
-      return code;
-    } catch (Error& e) {
-      // The rank serving the store must outlive the others' last look at it, so the abort
-      // notice reaches them; give them a moment before the server goes away.
-      if (opened.server) std::this_thread::sleep_for(std::chrono::milliseconds(300));
-      throw;
-    }
+    };
+    return launchRanks(launch, argv, started, want_mpi, local_checks, [&](RankStart& s) {
+      if (!s.store_uri.empty()) config.transport.run_id = s.run_id;
+      return runRank(config, *flags, s.bootstrap, s.launcher, s.store_uri, s.run_id, s.argv,
+                     s.started, std::move(s.phases));
+    });
   };
 }
 

@@ -18,5 +18,6 @@ Action addInfoCommand(CLI::App& app);
 Action addSweepCommand(CLI::App& app, const std::vector<std::string>& argv);
 Action addCompareCommand(CLI::App& app);
 Action addDoctorCommand(CLI::App& app);
+Action addSurveyCommand(CLI::App& app, const std::vector<std::string>& argv);
 
 }  // namespace rdzv::cli

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   auto sweep = rdzv::cli::addSweepCommand(app, args);
   auto compare = rdzv::cli::addCompareCommand(app);
   auto doctor = rdzv::cli::addDoctorCommand(app);
+  auto survey = rdzv::cli::addSurveyCommand(app, args);
   // CLI11 would only say "A subcommand is required"; name the word it did not know.
   auto known = [&](const char* name) {
     try {
@@ -37,7 +38,7 @@ int main(int argc, char** argv) {
   };
   if (argc > 1 && argv[1][0] != '-' && !known(argv[1])) {
     std::fprintf(stderr,
-                 "rdzvbench: error: unknown subcommand \"%s\" (choose from: run, sweep, "
+                 "rdzvbench: error: unknown subcommand \"%s\" (choose from: run, survey, sweep, "
                  "compare, doctor, info)\n",
                  argv[1]);
     return static_cast<int>(rdzv::ErrorKind::Usage);
@@ -61,6 +62,7 @@ int main(int argc, char** argv) {
       if (sub->get_name() == "sweep") return sweep();
       if (sub->get_name() == "compare") return compare();
       if (sub->get_name() == "doctor") return doctor();
+      if (sub->get_name() == "survey") return survey();
     }
     return static_cast<int>(rdzv::ErrorKind::Usage);
   } catch (const rdzv::Error& e) {

@@ -189,9 +189,13 @@ bool writeAll(int fd, const std::string& data) {
 }  // namespace
 
 void writeReport(const Report& report, const std::string& path) {
+  writeJsonFile(json(report), path);
+}
+
+void writeJsonFile(const nlohmann::json& document, const std::string& path) {
   // Replacing invalid UTF-8 (possible in captured environment values or argv) keeps one
   // odd byte from losing a whole run's results.
-  const std::string text = json(report).dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+  const std::string text = document.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
 
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

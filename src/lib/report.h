@@ -117,6 +117,8 @@ void from_json(const nlohmann::json& j, Report& r);
 
 // Writes atomically (temporary file + rename), so a reader never sees half a report.
 void writeReport(const Report& report, const std::string& path);
+// The same for any JSON document (the survey report).
+void writeJsonFile(const nlohmann::json& document, const std::string& path);
 // Throws Usage naming the file (and the JSON position) when it is unreadable or malformed,
 // or when its schema_version is not kReportSchemaVersion.
 Report readReport(const std::string& path);

@@ -38,10 +38,10 @@ class Job:
     """`size` rank processes of one run, started at once."""
 
     def __init__(self, size, store, args, run_id=None, env_for_rank=None, prefix_for_rank=None,
-                 ranks=None):
+                 ranks=None, command="run"):
         self.procs = {}
         for rank in ranks if ranks is not None else range(size):
-            cmd = ["run", "--rank", str(rank), "--size", str(size), "--store", store] + args
+            cmd = [command, "--rank", str(rank), "--size", str(size), "--store", store] + args
             if run_id is not None:
                 cmd += ["--run-id", run_id]
             env = dict(os.environ)

@@ -23,122 +23,19 @@ import time
 import unittest
 
 import harness
+import netns
 import stores
 
-NS_PREFIX = "rdzvmh"
-HOSTS = 3
-REDIS_ADDR = "10.77.1.1"
+HOSTS = netns.HOSTS
+REDIS_ADDR = netns.REDIS_ADDR
+mgmt = netns.mgmt
+data = netns.data
+sh = netns.sh
+Cluster = netns.Cluster
+remove_stale_namespaces = netns.remove_stale_namespaces
 
 
-def mgmt(i):
-    return f"10.77.1.{10 + i}"
-
-
-def data(i):
-    return f"10.77.2.{10 + i}"
-
-
-def sh(*args, check=True):
-    r = subprocess.run(list(args), capture_output=True, text=True, timeout=30)
-    if check and r.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)}: exit {r.returncode}: {r.stderr.strip()}")
-    return r
-
-
-def cannot_make_namespaces():
-    """Why this machine cannot run the tests, or None."""
-    if os.geteuid() != 0:
-        return "needs root to create network namespaces"
-    if shutil.which("ip") is None:
-        return "iproute2 (ip) is not installed"
-    probe = f"{NS_PREFIX}probe{os.getpid()}"
-    r = sh("ip", "netns", "add", probe, check=False)
-    if r.returncode != 0:
-        return f"ip netns add failed: {r.stderr.strip()}"
-    try:
-        r = sh("ip", "-n", probe, "link", "add", "br0", "type", "bridge", check=False)
-        if r.returncode != 0:
-            return f"no bridge support: {r.stderr.strip()}"
-        r = sh("ip", "-n", probe, "link", "add", "name", "a", "type", "veth", "peer", "name", "b",
-               check=False)
-        if r.returncode != 0:
-            return f"no veth support: {r.stderr.strip()}"
-    finally:
-        sh("ip", "netns", "del", probe, check=False)
-    return None
-
-
-def remove_stale_namespaces():
-    """Namespaces of an earlier run of this file that was killed before its cleanup."""
-    r = sh("ip", "netns", "list", check=False)
-    for line in r.stdout.splitlines():
-        m = re.match(rf"({NS_PREFIX}(\d+)h\d)\b", line)
-        if m and not os.path.exists(f"/proc/{m.group(2)}"):
-            sh("ip", "netns", "pids", m.group(1), check=False)
-            for pid in sh("ip", "netns", "pids", m.group(1), check=False).stdout.split():
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
-            sh("ip", "netns", "del", m.group(1), check=False)
-
-
-class Cluster:
-    """h0 (switch and Redis) plus HOSTS hosts."""
-
-    def __init__(self):
-        self.names = [f"{NS_PREFIX}{os.getpid()}h{i}" for i in range(HOSTS + 1)]
-        self.made = []
-
-    def ns(self, i):
-        return self.names[i]
-
-    def ip(self, i, *args):
-        return sh("ip", "-n", self.ns(i), *args)
-
-    def build(self):
-        for name in self.names:
-            sh("ip", "netns", "add", name)
-            self.made.append(name)
-            sh("ip", "-n", name, "link", "set", "lo", "up")
-        # Always "name"/"dev" before a device name: ip reads some bare words (brd) as keywords.
-        self.ip(0, "link", "add", "name", "swmgmt", "type", "bridge")
-        self.ip(0, "link", "add", "name", "swdata", "type", "bridge")
-        self.ip(0, "addr", "add", f"{REDIS_ADDR}/24", "dev", "swmgmt")
-        for br in ("swmgmt", "swdata"):
-            self.ip(0, "link", "set", "dev", br, "up")
-        for i in range(1, HOSTS + 1):
-            for port, dev, br, addr in ((f"m{i}", "eth0", "swmgmt", mgmt(i)),
-                                        (f"d{i}", "eth1", "swdata", data(i))):
-                self.ip(0, "link", "add", "name", port, "type", "veth", "peer", "name", dev,
-                        "netns", self.ns(i))
-                self.ip(0, "link", "set", "dev", port, "master", br)
-                self.ip(0, "link", "set", "dev", port, "up")
-                self.ip(i, "addr", "add", f"{addr}/24", "dev", dev)
-                self.ip(i, "link", "set", "dev", dev, "up")
-
-    def cut(self, i):
-        """Cuts host i's data link at the switch: packets vanish, no reset is sent."""
-        self.ip(0, "link", "set", "dev", f"d{i}", "down")
-
-    def heal(self, i):
-        self.ip(0, "link", "set", "dev", f"d{i}", "up")
-
-    def exec_prefix(self, i):
-        return ["ip", "netns", "exec", self.ns(i)]
-
-    def destroy(self):
-        for name in reversed(self.made):
-            for pid in sh("ip", "netns", "pids", name, check=False).stdout.split():
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
-            sh("ip", "netns", "del", name, check=False)
-        self.made = []
-
-
-WHY_NOT = cannot_make_namespaces()
+WHY_NOT = netns.cannot_make_namespaces()
 
 
 @unittest.skipIf(WHY_NOT is not None, f"multi-host tests skipped: {WHY_NOT}")

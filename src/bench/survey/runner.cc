@@ -1,0 +1,327 @@
+#include "bench/survey/runner.h"
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "bench/p2p.h"
+#include "bench/survey/inject.h"
+#include "bench/survey/schedule.h"
+#include "lib/error.h"
+#include "lib/stats.h"
+#include "transport/context.h"
+#include "transport/registry.h"
+
+namespace rdzv::bench::survey {
+namespace {
+
+// What one rank measured as the initiator of one pair: latency of (a, b), or bandwidth from a
+// to b.
+struct Record {
+  std::string what;  // "latency" or "bw"
+  int a = 0, b = 0;
+  Measured value;
+};
+
+void to_json(nlohmann::json& j, const Record& r) {
+  j = {{"what", r.what},
+       {"a", r.a},
+       {"b", r.b},
+       {"median", r.value.median},
+       {"spread", r.value.spread}};
+}
+
+Record recordFrom(const nlohmann::json& j) {
+  Record r;
+  r.what = j.at("what").get<std::string>();
+  r.a = j.at("a").get<int>();
+  r.b = j.at("b").get<int>();
+  // NaN travels as null.
+  r.value.median = j.at("median").is_number() ? j.at("median").get<double>() : NAN;
+  r.value.spread = j.at("spread").is_number() ? j.at("spread").get<double>() : NAN;
+  return r;
+}
+
+Measured summarise(std::vector<double> samples) {
+  auto s = statsOf(std::move(samples));
+  if (s.count == 0) return {};
+  return {s.median, s.mad};
+}
+
+class Runner {
+ public:
+  Runner(const SurveyConfig& config, store::Bootstrap& bootstrap, const SurveyEvents& events)
+      : config_(config), bootstrap_(bootstrap), events_(events) {
+    auto device = transport::createDevice(config.transport, config.bench.transport);
+    if (config.inject_rank == bootstrap.rank()) {
+      slowdown_ = std::make_shared<Slowdown>(config.inject_factor);
+      device = slowDevice(std::move(device), slowdown_);
+    }
+    context_ = std::make_unique<transport::Context>(std::move(device), bootstrap);
+  }
+
+  void connect() {
+    context_->connectFullMesh("mesh/" + config_.transport,
+                              Deadline::afterSeconds(config_.bench.timeout));
+  }
+
+  // Runs each slot's pairs (of ranks) at the same time, slot after slot; returns what this
+  // rank measured as an initiator.
+  std::vector<Record> measure(const std::vector<std::vector<Pair>>& slots, const std::string& tag,
+                              const std::function<std::string(int)>& what) {
+    std::vector<Record> mine;
+    const int me = bootstrap_.rank();
+    for (std::size_t k = 0; k < slots.size(); ++k) {
+      if (events_.progress && me == 0)
+        events_.progress(static_cast<int>(k) + 1, static_cast<int>(slots.size()),
+                         what(static_cast<int>(k)));
+      int peer = -1;
+      for (const auto& [a, b] : slots[k]) {
+        if (a == me) peer = b;
+        if (b == me) peer = a;
+      }
+      // Every pair of a slot runs each phase together: latency, then bandwidth low to high
+      // rank, then high to low.
+      for (int phase = 0; phase < 3; ++phase) {
+        bootstrap_.barrier(fmt::format("{}/{}/{}", tag, k, phase),
+                           Deadline::afterSeconds(config_.bench.timeout));
+        if (peer < 0) continue;
+        bool initiator = phase == 2 ? me > peer : me < peer;
+        Partner partner{peer, initiator};
+        if (slowdown_) slowdown_->reset();
+        auto config = config_.bench;
+        if (phase == 0) {
+          config.iterations = config_.latency_iterations;
+          auto m = runPointToPointWith(*context_, config, "latency", config_.latency_size, partner);
+          if (initiator) mine.push_back({"latency", me, peer, summarise(std::move(m.samples_us))});
+        } else {
+          config.iterations = config_.bandwidth_iterations;
+          auto m = runPointToPointWith(*context_, config, "bw", config_.bandwidth_size, partner);
+          if (initiator) {
+            // samples_us: per-message µs of each window; bytes per µs is MB/s.
+            std::vector<double> mbps;
+            for (double us : m.samples_us)
+              if (us > 0) mbps.push_back(static_cast<double>(config_.bandwidth_size) / us);
+            mine.push_back({"bw", me, peer, summarise(std::move(mbps))});
+          }
+        }
+        context_->device().drain(Deadline::afterSeconds(config_.bench.timeout));
+      }
+    }
+    return mine;
+  }
+
+  // Every rank's records, on rank 0.
+  std::vector<Record> gather(const std::string& tag, const std::vector<Record>& mine) {
+    auto all = bootstrap_.gather(tag, store::toBytes(nlohmann::json(mine).dump()),
+                                 Deadline::afterSeconds(config_.bench.timeout));
+    std::vector<Record> out;
+    for (const auto& bytes : all)
+      for (const auto& j : nlohmann::json::parse(store::toString(bytes)))
+        out.push_back(recordFrom(j));
+    return out;
+  }
+
+  // Rank 0's `value` on every rank.
+  nlohmann::json share(const std::string& tag, const nlohmann::json& value) {
+    auto all = bootstrap_.allgather(
+        tag, store::toBytes(bootstrap_.rank() == 0 ? value.dump() : std::string()),
+        Deadline::afterSeconds(config_.bench.timeout));
+    return nlohmann::json::parse(store::toString(all.at(0)));
+  }
+
+  transport::Device& device() { return context_->device(); }
+
+ private:
+  const SurveyConfig& config_;
+  store::Bootstrap& bootstrap_;
+  const SurveyEvents& events_;
+  std::shared_ptr<Slowdown> slowdown_;
+  std::unique_ptr<transport::Context> context_;
+};
+
+double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+void judge(MetricResult& m, const JudgeParams& params, int references) {
+  m.baseline = baselineOf(m.cost, params);
+  m.suspects = findSuspects(m.cost, m.baseline);
+  if (!m.suspects.empty())
+    m.references = referencePairs(m.cost, m.suspects, m.baseline, references);
+}
+
+// Decides one metric from the re-tests; `cost` gives a re-test's cost of this metric.
+void decideMetric(MetricResult& m, int nodes, const std::vector<Retest>& retests,
+                  const JudgeParams& params, const std::function<double(const Retest&)>& cost) {
+  auto find = [&](const Pair& p) -> const Retest* {
+    for (const auto& r : retests)
+      if (r.nodes == p) return &r;
+    return nullptr;
+  };
+  std::vector<double> reference;
+  for (const auto& p : m.references)
+    if (const auto* r = find(p)) reference.push_back(cost(*r));
+  m.reference_cost = statsOf(reference).count ? statsOf(reference).median : NAN;
+  std::vector<double> retest_cost;
+  for (const auto& s : m.suspects) {
+    const auto* r = find({s.a, s.b});
+    retest_cost.push_back(r ? cost(*r) : NAN);
+  }
+  m.verdicts = decide(nodes, m.suspects, retest_cost, m.reference_cost, m.baseline, params);
+}
+
+}  // namespace
+
+Matrix latencyCost(const Placement& placement, const MeasuredMatrix& latency_us) {
+  const auto nodes = placement.nodes.size();
+  std::vector<std::vector<std::vector<double>>> values(nodes,
+                                                       std::vector<std::vector<double>>(nodes));
+  for (std::size_t i = 0; i < latency_us.size(); ++i)
+    for (std::size_t j = i + 1; j < latency_us.size(); ++j) {
+      auto a = static_cast<std::size_t>(placement.node_of[i]);
+      auto b = static_cast<std::size_t>(placement.node_of[j]);
+      double v = latency_us[i][j].median;
+      if (a == b || !std::isfinite(v)) continue;  // inside a node: another path, not judged
+      values[a][b].push_back(v);
+      values[b][a].push_back(v);
+    }
+  Matrix cost(nodes, std::vector<double>(nodes, NAN));
+  for (std::size_t a = 0; a < nodes; ++a)
+    for (std::size_t b = 0; b < nodes; ++b)
+      if (!values[a][b].empty()) cost[a][b] = median(values[a][b]);
+  return cost;
+}
+
+Matrix bandwidthCost(const Placement& placement, const MeasuredMatrix& bandwidth_mbps) {
+  // The slower direction of each rank pair, as time per byte, in a latency-shaped matrix.
+  MeasuredMatrix slower(bandwidth_mbps.size(), std::vector<Measured>(bandwidth_mbps.size()));
+  for (std::size_t i = 0; i < bandwidth_mbps.size(); ++i)
+    for (std::size_t j = 0; j < bandwidth_mbps.size(); ++j) {
+      double low = std::min(bandwidth_mbps[i][j].median, bandwidth_mbps[j][i].median);
+      if (std::isfinite(low) && low > 0) slower[i][j].median = 1 / low;
+    }
+  return latencyCost(placement, slower);
+}
+
+SurveyResult runSurvey(const SurveyConfig& config, store::Bootstrap& bootstrap,
+                       const std::vector<RankInfo>& ranks, const SurveyEvents& events) {
+  SurveyResult result;
+  result.placement = placeRanks(ranks, config.grouping, config.ranks_per_node);
+  if (config.inject_rank >= bootstrap.size())
+    throwUsage(fmt::format("--inject-slow rank {} is not in this job of {} ranks",
+                           config.inject_rank, bootstrap.size()),
+               "name a rank of 0 .. size-1");
+  const auto& placement = result.placement;
+  const auto& who = placement.participants;
+  const int n = static_cast<int>(who.size());
+  Runner runner(config, bootstrap, events);
+  runner.connect();
+  if (events.connected) events.connected();
+
+  // The survey: tournament rounds of participant pairs, as rank pairs.
+  std::vector<std::vector<Pair>> slots;
+  for (const auto& round : tournamentRounds(n)) {
+    std::vector<Pair> ranked;
+    for (const auto& [i, j] : round)
+      ranked.emplace_back(who[static_cast<std::size_t>(i)], who[static_cast<std::size_t>(j)]);
+    if (config.serial)
+      for (const auto& p : ranked) slots.push_back({p});
+    else
+      slots.push_back(std::move(ranked));
+  }
+  auto start = Clock::now();
+  auto records = runner.gather("survey/result", runner.measure(slots, "survey", [&](int k) {
+    return config.serial ? fmt::format("pair {}-{}", slots[static_cast<std::size_t>(k)][0].first,
+                                       slots[static_cast<std::size_t>(k)][0].second)
+                         : fmt::format("round {} of {}", k + 1, slots.size());
+  }));
+  result.survey_seconds = secondsSince(start);
+  result.rounds = static_cast<int>(slots.size());
+  result.pairs = n * (n - 1) / 2;
+
+  // Rank 0 judges and says what to re-measure.
+  nlohmann::json plan = nlohmann::json::array();
+  std::map<int, std::size_t> index_of;
+  for (std::size_t i = 0; i < who.size(); ++i) index_of[who[i]] = i;
+  if (bootstrap.rank() == 0) {
+    result.latency_us.assign(who.size(), std::vector<Measured>(who.size()));
+    result.bandwidth_mbps = result.latency_us;
+    for (const auto& r : records) {
+      auto a = index_of.at(r.a), b = index_of.at(r.b);
+      if (r.what == "latency") {
+        result.latency_us[a][b] = result.latency_us[b][a] = r.value;
+      } else {
+        result.bandwidth_mbps[a][b] = r.value;
+      }
+    }
+    result.latency.cost = latencyCost(placement, result.latency_us);
+    result.bandwidth.cost = bandwidthCost(placement, result.bandwidth_mbps);
+    judge(result.latency, config.judge, config.references);
+    judge(result.bandwidth, config.judge, config.references);
+    std::set<Pair> suspects, references;
+    for (const auto* m : {&result.latency, &result.bandwidth}) {
+      for (const auto& s : m->suspects) suspects.insert({s.a, s.b});
+      for (const auto& p : m->references) references.insert(p);
+    }
+    for (const auto& p : suspects) plan.push_back({p.first, p.second, "suspect"});
+    for (const auto& p : references)
+      if (!suspects.count(p)) plan.push_back({p.first, p.second, "reference"});
+  }
+  plan = runner.share("survey/plan", plan);
+
+  // Each suspect and reference pair alone, with nothing else running.
+  std::vector<std::vector<Pair>> alone;
+  for (const auto& item : plan) {
+    auto a = item[0].get<std::size_t>(), b = item[1].get<std::size_t>();
+    alone.push_back(
+        {{placement.nodes.at(a).surveyed.front(), placement.nodes.at(b).surveyed.front()}});
+    Retest r;
+    r.nodes = {static_cast<int>(a), static_cast<int>(b)};
+    r.ranks = alone.back().front();
+    r.reason = item[2].get<std::string>();
+    result.retests.push_back(r);
+  }
+  // Further passes over the same pairs, after all of them: a fault is slow in every pass, a
+  // passing disturbance (or, oversubscribed, two ranks sharing a core) rarely in all.
+  const auto one_pass = alone.size();
+  for (int pass = 1; pass < config.retest_passes; ++pass)
+    for (std::size_t i = 0; i < one_pass; ++i) alone.push_back(alone[i]);
+  start = Clock::now();
+  auto retested = runner.gather("retest/result", runner.measure(alone, "retest", [&](int k) {
+    const auto& r = result.retests[static_cast<std::size_t>(k) % one_pass];
+    return fmt::format("re-test {} {}-{}", r.reason, r.ranks.first, r.ranks.second);
+  }));
+  result.retest_seconds = secondsSince(start);
+  // No rank may close its connections while a partner still waits on them.
+  bootstrap.barrier("survey/done", Deadline::afterSeconds(config.bench.timeout));
+  if (bootstrap.rank() != 0) return result;
+
+  // The best pass of each: confirmed means slow in every pass.
+  auto least = [](double& to, double v) { to = std::isnan(to) ? v : std::min(to, v); };
+  auto most = [](double& to, double v) { to = std::isnan(to) ? v : std::max(to, v); };
+  for (auto& r : result.retests)
+    for (const auto& rec : retested) {
+      if (rec.what == "latency" && rec.a == r.ranks.first && rec.b == r.ranks.second)
+        least(r.latency_us, rec.value.median);
+      if (rec.what == "bw" && rec.a == r.ranks.first && rec.b == r.ranks.second)
+        most(r.bandwidth_mbps[0], rec.value.median);
+      if (rec.what == "bw" && rec.a == r.ranks.second && rec.b == r.ranks.first)
+        most(r.bandwidth_mbps[1], rec.value.median);
+    }
+  const int nodes = static_cast<int>(placement.nodes.size());
+  decideMetric(result.latency, nodes, result.retests, config.judge,
+               [](const Retest& r) { return r.latency_us; });
+  decideMetric(result.bandwidth, nodes, result.retests, config.judge, [](const Retest& r) {
+    double low = std::min(r.bandwidth_mbps[0], r.bandwidth_mbps[1]);
+    return std::isfinite(low) && low > 0 ? 1 / low : NAN;
+  });
+  attributeToSlowNodes({&result.latency.verdicts, &result.bandwidth.verdicts});
+  result.details = runner.device().details();
+  return result;
+}
+
+}  // namespace rdzv::bench::survey

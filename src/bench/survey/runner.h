@@ -1,0 +1,97 @@
+#pragma once
+// Runs a survey on this rank: every pair of surveyed ranks measured (latency, then bandwidth
+// each way) in tournament rounds or one pair at a time, the results gathered to rank 0, which
+// judges them; every outlier pair is then re-measured alone beside a few healthy reference
+// pairs, and rank 0 decides the verdicts.
+
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bench/config.h"
+#include "bench/survey/judge.h"
+#include "bench/survey/placement.h"
+#include "lib/report.h"
+#include "store/bootstrap.h"
+
+namespace rdzv::bench::survey {
+
+struct SurveyConfig {
+  BenchConfig bench;  // transport options, timeout, window, warm-up
+  std::string transport = "tcp";
+  std::uint64_t latency_size = 8;
+  std::uint64_t bandwidth_size = 1 << 20;
+  std::uint64_t latency_iterations = 200;  // ping-pongs per pair
+  std::uint64_t bandwidth_iterations = 8;  // windows per pair and direction
+  bool serial = false;                     // one pair at a time instead of tournament rounds
+  std::string grouping = "auto";           // see placeRanks
+  int ranks_per_node = 1;                  // 0: all
+  JudgeParams judge;
+  int references = 3;     // healthy pairs re-measured alone as the re-tests' baseline
+  int retest_passes = 2;  // each re-test counts its best pass
+  int inject_rank = -1;   // test only: this rank is made slow by inject_factor (inject.h)
+  double inject_factor = 1;
+};
+
+// One pair's (or direction's) median over its iterations and the spread (scaled MAD) of them.
+struct Measured {
+  double median = NAN;
+  double spread = NAN;
+};
+using MeasuredMatrix = std::vector<std::vector<Measured>>;
+
+// One metric judged over the nodes.
+struct MetricResult {
+  Matrix cost;  // node x node; bandwidth as µs per MB (1 / MB/s)
+  Baseline baseline;
+  std::vector<Suspect> suspects;
+  std::vector<Pair> references;  // node pairs re-measured alone as the re-tests' baseline
+  double reference_cost = NAN;   // their median cost alone
+  Verdicts verdicts;
+};
+
+// A node pair re-measured alone: the best of the passes.
+struct Retest {
+  Pair nodes;
+  Pair ranks;          // the ranks that measured it (each node's first surveyed rank)
+  std::string reason;  // "suspect" or "reference"
+  double latency_us = NAN;
+  double bandwidth_mbps[2] = {NAN, NAN};  // first rank sending, second rank sending
+};
+
+struct SurveyResult {
+  Placement placement;
+  int rounds = 0;  // slots that ran: tournament rounds, or pairs with --serial
+  int pairs = 0;   // pairs of surveyed ranks measured
+  // Participant x participant (Placement::participants order); bandwidth row sends.
+  MeasuredMatrix latency_us;
+  MeasuredMatrix bandwidth_mbps;
+  MetricResult latency;
+  MetricResult bandwidth;
+  std::vector<Retest> retests;
+  double survey_seconds = 0;
+  double retest_seconds = 0;
+  nlohmann::json details = nlohmann::json::object();  // the transport's, rank 0
+};
+
+struct SurveyEvents {
+  // On rank 0 before each slot: step k of n (1-based), and what it is.
+  std::function<void(int step, int steps, const std::string& what)> progress;
+  // On every rank once the full mesh is connected.
+  std::function<void()> connected;
+};
+
+// Every rank calls it with every rank's RankInfo; the result is complete on rank 0 only.
+SurveyResult runSurvey(const SurveyConfig& config, store::Bootstrap& bootstrap,
+                       const std::vector<RankInfo>& ranks, const SurveyEvents& events);
+
+// The judged node x node cost matrices of a survey's rank matrices (rank 0 part, pure):
+// the median over the rank pairs between two nodes; bandwidth as 1 / the slower direction.
+Matrix latencyCost(const Placement& placement, const MeasuredMatrix& latency_us);
+Matrix bandwidthCost(const Placement& placement, const MeasuredMatrix& bandwidth_mbps);
+
+}  // namespace rdzv::bench::survey

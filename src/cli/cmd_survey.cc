@@ -1,0 +1,376 @@
+// `rdzvbench survey`: every pair of ranks measured (latency and bandwidth), slow nodes and links
+// named. Starts and meets its ranks as `run` does (cli/launch.h); the schedule, judging and
+// measuring live in src/bench/survey/.
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "bench/survey/report.h"
+#include "bench/survey/runner.h"
+#include "cli/commands.h"
+#include "cli/launch.h"
+#include "lib/error.h"
+#include "lib/size.h"
+#include "lib/sysinfo.h"
+#include "rdzv/build_info.h"
+#include "transport/registry.h"
+
+namespace rdzv::cli {
+namespace {
+
+struct SurveyFlags {
+  LaunchFlags launch;
+  std::string transport = "tcp";
+  std::string latency_size = "8";
+  std::string bandwidth_size = "1M";
+  int window = 16;
+  std::uint64_t latency_iterations = 200;
+  std::uint64_t bandwidth_iterations = 8;
+  std::uint64_t warmup = 0;
+  double min_time = 0.05;
+  bool serial = false;
+  std::string ranks_per_node = "1";
+  std::string group_by = "auto";
+  double outlier_mad = 5;
+  double outlier_min_pct = 20;
+  bool fail_on_outliers = false;
+  int retest_passes = 2;
+  std::string output;
+  bool quiet = false;
+  std::string progress = "poll";
+  std::string socket_buffer = "0";
+  std::string provider;
+  std::string ofi_mode = "native";
+  std::string ib_device;
+  int ib_port = 1;
+  int gid_index = -1;
+  std::string inject_slow;  // test only (hidden): RANK:FACTOR
+};
+
+std::string hostName() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return host;
+}
+
+void parseInjectSlow(const std::string& text, bench::survey::SurveyConfig& c) {
+  auto colon = text.find(':');
+  std::size_t used_rank = 0, used_factor = 0;
+  try {
+    if (colon == std::string::npos) throw std::invalid_argument("no colon");
+    c.inject_rank = std::stoi(text.substr(0, colon), &used_rank);
+    c.inject_factor = std::stod(text.substr(colon + 1), &used_factor);
+  } catch (const std::exception&) {
+    used_rank = 0;
+  }
+  if (used_rank == 0 || used_rank != colon || used_factor != text.size() - colon - 1 ||
+      c.inject_rank < 0 || !(c.inject_factor >= 1) || c.inject_factor > 100)
+    throwUsage(fmt::format("invalid --inject-slow \"{}\"", text),
+               "use RANK:FACTOR with a rank of 0 .. size-1 and a factor of 1 to 100, e.g. 4:3");
+}
+
+bench::survey::SurveyConfig validate(const SurveyFlags& f) {
+  validateLaunchFlags(f.launch);
+  bench::survey::SurveyConfig c;
+  transport::requireTransport(f.transport);
+  if (f.transport == "mpi")
+    throwUsage("the survey does not run over the mpi transport",
+               "use tcp, ofi or ibverbs (MPI can still start the ranks: --bootstrap mpi)");
+  c.transport = f.transport;
+  c.latency_size = parseSize(f.latency_size);
+  c.bandwidth_size = parseSize(f.bandwidth_size);
+  if (c.bandwidth_size > (256u << 20))
+    throwUsage(fmt::format("--bandwidth-size {} is too large", f.bandwidth_size),
+               "use at most 256M");
+  if (f.window < 1 || f.window > 4096)
+    throwUsage(fmt::format("invalid --window {}", f.window), "use 1 to 4096 messages in flight");
+  if (f.latency_iterations < 1 || f.latency_iterations > 1000000)
+    throwUsage(fmt::format("invalid --latency-iterations {}", f.latency_iterations),
+               "use 1 to 1000000");
+  if (f.bandwidth_iterations < 1 || f.bandwidth_iterations > 100000)
+    throwUsage(fmt::format("invalid --bandwidth-iterations {}", f.bandwidth_iterations),
+               "use 1 to 100000");
+  c.latency_iterations = f.latency_iterations;
+  c.bandwidth_iterations = f.bandwidth_iterations;
+  c.serial = f.serial;
+  if (f.ranks_per_node == "all") {
+    c.ranks_per_node = 0;
+  } else {
+    std::size_t used = 0;
+    try {
+      c.ranks_per_node = std::stoi(f.ranks_per_node, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != f.ranks_per_node.size() || c.ranks_per_node < 1)
+      throwUsage(fmt::format("invalid --ranks-per-node \"{}\"", f.ranks_per_node),
+                 "use a number of ranks of 1 or more, or all");
+  }
+  if (f.group_by != "auto" && f.group_by != "host" && f.group_by != "rank")
+    throwUsage(fmt::format("invalid --group-by \"{}\"", f.group_by), "use auto, host or rank");
+  c.grouping = f.group_by;
+  if (!(f.outlier_mad > 0) || f.outlier_mad > 1000)
+    throwUsage(fmt::format("invalid --outlier-mad {}", f.outlier_mad),
+               "use a number of spreads above 0, e.g. 5");
+  if (!(f.outlier_min_pct >= 0) || f.outlier_min_pct > 10000)
+    throwUsage(fmt::format("invalid --outlier-min-pct {}", f.outlier_min_pct),
+               "use a percentage of 0 or more, e.g. 20");
+  if (f.retest_passes < 1 || f.retest_passes > 100)
+    throwUsage(fmt::format("invalid --retest-passes {}", f.retest_passes), "use 1 to 100");
+  c.retest_passes = f.retest_passes;
+  c.judge.mad_k = f.outlier_mad;
+  c.judge.min_pct = f.outlier_min_pct;
+  if (!f.inject_slow.empty()) parseInjectSlow(f.inject_slow, c);
+  if (c.inject_rank >= 0 && f.launch.size >= 0 && c.inject_rank >= f.launch.size)
+    throwUsage(fmt::format("--inject-slow rank {} is not in this job of {} ranks", c.inject_rank,
+                           f.launch.size),
+               "name a rank of 0 .. size-1");
+
+  auto& b = c.bench;
+  b.window = f.window;
+  b.warmup = f.warmup;
+  if (!(f.min_time >= 0) || f.min_time > 3600)
+    throwUsage(fmt::format("invalid --min-time {}", f.min_time), "use 0 to 3600 seconds");
+  b.min_time = f.min_time;
+  b.timeout = f.launch.timeout;
+  b.transport.timeout = f.launch.timeout;
+  b.transport.addr = f.launch.addr;
+  b.transport.iface = f.launch.iface;
+  b.transport.provider = f.provider;
+  if (f.ofi_mode != "native" && f.ofi_mode != "engine")
+    throwUsage(fmt::format("invalid --ofi-mode \"{}\"", f.ofi_mode), "use native or engine");
+  b.transport.ofi_mode = f.ofi_mode;
+  b.transport.ib_device = f.ib_device;
+  b.transport.ib_port = f.ib_port;
+  b.transport.gid_index = f.gid_index;
+  b.transport.max_first_frame =
+      std::max({b.protocols.front().switchPoint(), b.protocols.front().rdzv_eager_size,
+                b.protocols.front().inject_size});
+  if (f.progress == "poll")
+    b.transport.progress = transport::ProgressMode::Poll;
+  else if (f.progress == "epoll")
+    b.transport.progress = transport::ProgressMode::Epoll;
+  else
+    throwUsage(fmt::format("invalid --progress \"{}\"", f.progress), "use poll or epoll");
+  if (f.socket_buffer != "0") {
+    auto bytes = parseSize(f.socket_buffer);
+    if (bytes > (1u << 30))
+      throwUsage(fmt::format("--socket-buffer {} is too large", f.socket_buffer), "use at most 1G");
+    b.transport.socket_buffer = static_cast<int>(bytes);
+  }
+  return c;
+}
+
+std::string defaultOutput() {
+  auto stamp = utcTimestamp();
+  std::replace(stamp.begin(), stamp.end(), ':', '-');
+  return fmt::format("rdzvbench-survey-{}.json", stamp);
+}
+
+std::string fmtValue(double v) { return std::isfinite(v) ? fmt::format("{:.4g}", v) : "-"; }
+
+// The terminal summary (rank 0).
+void printSummary(const bench::survey::SurveyConfig& config, const bench::survey::SurveyResult& r) {
+  namespace sv = bench::survey;
+  const auto& p = r.placement;
+  fmt::print("survey: {} ranks measured on {} nodes (grouped by {}), {} pairs in {} {}, {:.1f} s\n",
+             p.participants.size(), p.nodes.size(), p.grouping, r.pairs, r.rounds,
+             config.serial ? "serial steps" : "rounds", r.survey_seconds);
+  auto line = [&](const char* name, std::uint64_t size, const sv::MeasuredMatrix& m,
+                  const char* unit) {
+    std::vector<double> values;
+    for (std::size_t i = 0; i < m.size(); ++i)
+      for (std::size_t j = 0; j < m.size(); ++j)
+        if (i != j && std::isfinite(m[i][j].median)) values.push_back(m[i][j].median);
+    auto s = sv::statsOf(values);
+    fmt::print("  {:<9} {:>5}  min {:>8}  median {:>8}  max {:>8} {}\n", name, formatSize(size),
+               fmtValue(s.min), fmtValue(s.median), fmtValue(s.max), unit);
+  };
+  line("latency", config.latency_size, r.latency_us, "us");
+  line("bandwidth", config.bandwidth_size, r.bandwidth_mbps, "MB/s");
+  int outliers = 0;
+  for (auto [metric, m] : {std::pair{"latency", &r.latency}, {"bandwidth", &r.bandwidth}}) {
+    for (const auto& f : m->verdicts.findings) {
+      if (outliers++ == 0)
+        fmt::print(
+            "outliers (x the median; re-tested alone, x the reference pairs alone; "
+            "{:.1f} s):\n",
+            r.retest_seconds);
+      fmt::print("  {:<9} {} - {}: {:.2f}x, alone {}x: {}\n", metric, p.nodes[f.a].name,
+                 p.nodes[f.b].name, f.slowness,
+                 std::isfinite(f.retest_slowness) ? fmt::format("{:.2f}", f.retest_slowness) : "-",
+                 f.confirmed ? fmt::format("confirmed ({})",
+                                           f.cause == "slow_node" ? "slow node" : "slow link")
+                             : "gone alone (contention)");
+    }
+  }
+  if (outliers == 0) fmt::print("outliers: none\n");
+  auto verdicts = sv::namedVerdicts(r);
+  if (verdicts.empty()) fmt::print("verdict: no slow node or link\n");
+  for (const auto& v : verdicts) {
+    if (v.kind == "slow_node")
+      fmt::print("verdict: slow node {} ({})\n", p.nodes[v.nodes[0]].name, v.metric);
+    else
+      fmt::print("verdict: slow link {} - {} ({})\n", p.nodes[v.nodes[0]].name,
+                 p.nodes[v.nodes[1]].name, v.metric);
+  }
+}
+
+int surveyRank(const bench::survey::SurveyConfig& config, const SurveyFlags& flags,
+               RankStart& start) {
+  auto& bootstrap = start.bootstrap;
+  const int rank = bootstrap.rank();
+  nlohmann::json report = {{"schema_version", 1},
+                           {"kind", "survey"},
+                           {"tool_version", build::kVersion},
+                           {"git_revision", build::kGitRevision},
+                           {"command_line", start.argv},
+                           {"start_time", utcTimestamp()},
+                           {"launcher", start.launcher},
+                           {"bootstrap", start.store_uri.empty() ? "mpi" : "store"},
+                           {"store", start.store_uri},
+                           {"run_id", start.run_id},
+                           {"size", bootstrap.size()}};
+  const bool terminal = rank == 0 && !flags.quiet && isatty(STDERR_FILENO);
+  bench::survey::SurveyEvents events;
+  events.progress = [&](int k, int n, const std::string& what) {
+    if (terminal) fmt::print(stderr, "\r\033[K[{}/{}] {}", k, n, what);
+  };
+  try {
+    auto deadline = Deadline::afterSeconds(config.bench.timeout);
+    RankInfo me{rank, hostName(), static_cast<int>(getpid())};
+    std::vector<RankInfo> ranks;
+    for (const auto& bytes :
+         bootstrap.allgather("ranks", store::toBytes(nlohmann::json(me).dump()), deadline))
+      ranks.push_back(nlohmann::json::parse(store::toString(bytes)).get<RankInfo>());
+    auto result = bench::survey::runSurvey(config, bootstrap, ranks, events);
+    if (terminal) fmt::print(stderr, "\r\033[K");
+    if (rank != 0) return 0;
+    report["ranks"] = ranks;
+    report["host"] = captureHost();
+    report["end_time"] = utcTimestamp();
+    bench::survey::addSurvey(report, config, result);
+    auto output = flags.output.empty() ? defaultOutput() : flags.output;
+    writeJsonFile(report, output);
+    printSummary(config, result);
+    fmt::print("report: {}\n", output);
+    bool confirmed = !bench::survey::namedVerdicts(result).empty();
+    return flags.fail_on_outliers && confirmed ? 1 : 0;
+  } catch (Error& e) {
+    if (terminal) fmt::print(stderr, "\r\033[K");
+    e.onRank(rank);
+    auto notice = fmt::format("rank {}: {}", rank, e.what());
+    bootstrap.abort(notice);
+    auto first = bootstrap.abortNotice();
+    if (!first.empty() && first != notice && std::string(e.what()).find(first) == std::string::npos)
+      e = Error(e.kind(), fmt::format("{}; first failure: {}", e.what(), first), e.hint())
+              .onRank(rank);
+    throw;
+  }
+}
+
+}  // namespace
+
+Action addSurveyCommand(CLI::App& app, const std::vector<std::string>& argv) {
+  auto flags = std::make_shared<SurveyFlags>();
+  auto* cmd = app.add_subcommand(
+      "survey",
+      "Measure latency and bandwidth between every pair of ranks and name slow nodes and links");
+  cmd->add_option("-t,--transport", flags->transport, "Transport: tcp, ofi, ibverbs")
+      ->capture_default_str();
+  cmd->add_option("--latency-size", flags->latency_size, "Message size of the latency ping-pong")
+      ->capture_default_str();
+  cmd->add_option("--bandwidth-size", flags->bandwidth_size,
+                  "Message size of the bandwidth windows (each direction)")
+      ->capture_default_str();
+  cmd->add_option("--window", flags->window, "Bandwidth messages in flight")->capture_default_str();
+  cmd->add_option("--latency-iterations", flags->latency_iterations, "Ping-pongs per pair")
+      ->capture_default_str();
+  cmd->add_option("--bandwidth-iterations", flags->bandwidth_iterations,
+                  "Windows per pair and direction")
+      ->capture_default_str();
+  cmd->add_option("--min-time", flags->min_time,
+                  "Seconds each measurement runs at least (raises the iteration counts), so "
+                  "the pairs of a round overlap for their whole measurement")
+      ->capture_default_str();
+  cmd->add_option("-w,--warmup", flags->warmup, "Warm-up iterations (default: 10%, at least 2)");
+  cmd->add_flag("--serial", flags->serial,
+                "One pair at a time (n(n-1)/2 steps) instead of n/2 pairs at once in each of "
+                "n-1 rounds");
+  cmd->add_option("--ranks-per-node", flags->ranks_per_node,
+                  "Ranks of each node that take part (the lowest ones), or all")
+      ->capture_default_str();
+  cmd->add_option("--group-by", flags->group_by,
+                  "What a node is: host (host name), rank (each rank), or auto (host, but rank "
+                  "when every rank is on one host)")
+      ->capture_default_str();
+  cmd->add_option("--outlier-mad", flags->outlier_mad,
+                  "An outlier is worse than the median by more than K spreads (scaled MAD)...")
+      ->capture_default_str();
+  cmd->add_option("--outlier-min-pct", flags->outlier_min_pct, "...and by more than this %")
+      ->capture_default_str();
+  cmd->add_option("--retest-passes", flags->retest_passes,
+                  "Times each outlier (and reference) pair is re-measured alone; the best counts")
+      ->capture_default_str();
+  cmd->add_flag("--fail-on-outliers", flags->fail_on_outliers,
+                "Exit 1 when an outlier is confirmed alone (a slow node or link)");
+  // Test hook, hidden from --help: RANK:FACTOR makes that rank ~FACTOR times slower with every
+  // partner by pausing after each of its completions (bench/survey/inject.h), so the judging
+  // is tested end to end on one machine.
+  cmd->add_option("--inject-slow", flags->inject_slow)->group("");
+  auto& l = flags->launch;
+  cmd->add_option("--np", l.np, "Ranks to start in local mode (no launcher, no store)")
+      ->capture_default_str();
+  cmd->add_option("--rank", l.rank, "This process's rank (with --size and --store)");
+  cmd->add_option("--size", l.size, "Number of ranks (with --rank and --store)");
+  cmd->add_option("--store", l.store,
+                  "Rendezvous store: tcp://host:port (rank 0 serves it), file:///dir, "
+                  "redis://[:password@]host:port[/db], hash:")
+      ->envname("RDZV_STORE");
+  cmd->add_option("--bootstrap", l.bootstrap, "auto, store, or mpi")->capture_default_str();
+  cmd->add_option("--run-id", l.run_id, "Scopes this run's keys in a shared store")
+      ->envname("RDZV_RUN_ID");
+  cmd->add_option("--timeout", l.timeout, "Seconds any single wait may take")
+      ->capture_default_str();
+  cmd->add_option("--addr", l.addr, "IP address the tcp transport listens on and publishes");
+  cmd->add_option("--iface", l.iface, "Interface whose address the tcp transport uses");
+  cmd->add_option("--progress", flags->progress,
+                  "poll (busy-poll, yields when oversubscribed) or epoll (block)")
+      ->capture_default_str();
+  cmd->add_option("--socket-buffer", flags->socket_buffer,
+                  "SO_SNDBUF/SO_RCVBUF for tcp sockets (0: kernel autotuning)")
+      ->capture_default_str();
+  cmd->add_option("--provider", flags->provider, "ofi: libfabric provider");
+  cmd->add_option("--ofi-mode", flags->ofi_mode, "ofi: native or engine")->capture_default_str();
+  cmd->add_option("--ib-device", flags->ib_device, "ibverbs: RDMA device");
+  cmd->add_option("--ib-port", flags->ib_port, "ibverbs: port")->capture_default_str();
+  cmd->add_option("--gid-index", flags->gid_index, "ibverbs: GID table index")
+      ->capture_default_str();
+  cmd->add_option("-o,--output", flags->output,
+                  "Report file (default: rdzvbench-survey-<timestamp>.json)");
+  cmd->add_flag("-q,--quiet", flags->quiet, "No progress line on stderr");
+
+  return [flags, argv]() -> int {
+    const auto started = Clock::now();
+    auto config = validate(*flags);
+    transport::probeTransport(config.transport, config.bench.transport);
+    auto local_checks = [&] {
+      if (config.inject_rank >= flags->launch.np)
+        throwUsage(fmt::format("--inject-slow rank {} is not in this job of {} ranks",
+                               config.inject_rank, flags->launch.np),
+                   "name a rank of 0 .. np-1");
+    };
+    return launchRanks(flags->launch, argv, started, false, local_checks, [&](RankStart& s) {
+      if (!s.store_uri.empty()) config.bench.transport.run_id = s.run_id;
+      return surveyRank(config, *flags, s);
+    });
+  };
+}
+
+}  // namespace rdzv::cli

@@ -1,0 +1,52 @@
+#pragma once
+// How the ranks of a job are found and meet, shared by `run` and `survey`: local mode (this
+// process starts --np ranks), --rank/--size/--store, a launcher's environment (mpirun, srun) or
+// MPI_Init. Each rank then runs the subcommand's body with its Bootstrap.
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "lib/clock.h"
+#include "store/bootstrap.h"
+
+namespace rdzv::cli {
+
+// The flags every launching subcommand has (same names as `run`'s).
+struct LaunchFlags {
+  int np = 2;
+  int rank = -1;
+  int size = -1;
+  std::string store;
+  std::string bootstrap = "auto";  // auto, store or mpi
+  std::string run_id;
+  double timeout = 60;
+  std::string addr;
+  std::string iface;
+};
+
+// What one rank's body is given once it knows its place in the job.
+struct RankStart {
+  store::Bootstrap& bootstrap;
+  std::string launcher;   // "local", "mpirun", "srun", "manual"
+  std::string store_uri;  // as shown (a redis password hidden); empty with the mpi bootstrap
+  std::string run_id;
+  std::vector<std::string> argv;         // the command line for the report, store URI redacted
+  Clock::time_point started;             // when this process began
+  std::map<std::string, double> phases;  // start-up phases passed (Report::phase_seconds)
+};
+using RankBody = std::function<int(RankStart&)>;
+
+// Finds this process's rank and runs `body` with a Bootstrap, or, with no launcher and no
+// store, starts --np copies of this command line in local mode and returns their exit code.
+// `want_mpi`: the job needs MPI_Init (the mpi transport). `local_checks` runs before local
+// mode starts anything: usage errors that only exist there (e.g. --root against --np).
+int launchRanks(const LaunchFlags& flags, const std::vector<std::string>& argv,
+                Clock::time_point started, bool want_mpi, const std::function<void()>& local_checks,
+                const RankBody& body);
+
+// Usage errors of the launch flags, before anything starts.
+void validateLaunchFlags(const LaunchFlags& flags);
+
+}  // namespace rdzv::cli
