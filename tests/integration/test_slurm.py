@@ -82,6 +82,16 @@ class Slurm(harness.TestCase):
         self.assertEqual(report["size"], 4)
         self.assertTrue(all(row["pairs"] == 2 for row in report["series"][0]["rows"]))
 
+    def test_survey_under_srun(self):
+        out = self.path("survey.json")
+        r = harness.run(["survey", "-q", "-o", out], timeout=120, prefix=SRUN + ["-n", "4"])
+        self.assertExit(r, 0)
+        report = harness.validate_json(out, "survey.schema.json")
+        self.assertEqual((report["launcher"], report["bootstrap"]), ("srun", "store"))
+        self.assertEqual((report["size"], report["pairs"], report["rounds"]), (4, 6, 3))
+        for row in report["latency_us"]["median"]:
+            self.assertEqual(sum(v is not None for v in row), 3)
+
     def test_two_steps_at_once_in_one_allocation(self):
         # Each step derives its own store port from the job and step ids, so the two
         # rendezvous never meet. --exact: each step gets its own 2 of the allocation's 4 CPUs.
