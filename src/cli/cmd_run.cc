@@ -19,8 +19,11 @@
 #include "cli/sweep_file.h"
 #include "cli/table.h"
 #include "lib/error.h"
+#include "lib/interrupt.h"
+#include "lib/placement.h"
 #include "lib/size.h"
 #include "lib/sysinfo.h"
+#include "lib/time_left.h"
 #include "rdzv/build_info.h"
 #include "store/bootstrap.h"
 #include "store/launcher.h"
@@ -45,7 +48,7 @@ struct RunFlags {
   double min_time = 0;
   int repeat = 1;
   bool check = false;
-  bool pairs = false;
+  std::string pairs = "off";  // "off": not given; "" (given alone) or "true" (sweep file): auto
   int np = 2;
   int rank = -1;
   int size = -1;
@@ -179,7 +182,18 @@ bench::BenchConfig validate(const RunFlags& f) {
     throwUsage(fmt::format("invalid --timeout {}", f.timeout), "use a number of seconds > 0");
   c.timeout = f.timeout;
   c.check = f.check;
-  c.pairs = f.pairs;
+  if (f.pairs == "off")
+    c.pairs = bench::PairMode::First;
+  else if (f.pairs.empty() || f.pairs == "true")
+    c.pairs = bench::PairMode::Auto;
+  else if (f.pairs == "intra")
+    c.pairs = bench::PairMode::Intra;
+  else if (f.pairs == "inter")
+    c.pairs = bench::PairMode::Inter;
+  else
+    throwUsage(fmt::format("invalid --pairs \"{}\"", f.pairs),
+               "use --pairs alone (across nodes when there are several), --pairs intra or "
+               "--pairs inter");
   c.protocols = protocolSets(f);
   for (const auto& p : c.protocols)
     c.transport.max_first_frame =
@@ -278,6 +292,22 @@ double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// Warns when the sweep would likely outlast the Slurm job: Slurm would then end it (SIGTERM at
+// the time limit) and the report would hold only the sizes finished by then. Quiet when squeue
+// is missing, fails or has no figure.
+void warnIfJobEndsFirst(const bench::BenchConfig& config, int ranks, const std::string& job_id) {
+  auto left = slurmTimeLeft(job_id, 3.0);
+  if (!left) return;
+  double estimate = bench::estimateSweepSeconds(config, ranks);
+  if (estimate <= *left) return;
+  fmt::print(stderr,
+             "rdzvbench: warning: this sweep may take about {} (a rough estimate from the "
+             "iteration counts, at {:.0f} us plus 1 ns per byte per message) but job {} has {} "
+             "left (squeue); the sizes not finished by then will be missing from the report "
+             "(fewer --sizes, --iterations or --min-time, or a longer --time)\n",
+             formatDuration(estimate), bench::kEstimateMessageUs, job_id, formatDuration(*left));
+}
+
 // One rank's run, once rank, size and the bootstrap are known. `started` is when this process
 // began; `phases` the start-up phases already passed (see Report::phase_seconds).
 int runRank(const bench::BenchConfig& config, const RunFlags& flags, store::Bootstrap& bootstrap,
@@ -311,16 +341,30 @@ int runRank(const bench::BenchConfig& config, const RunFlags& flags, store::Boot
   events.connected = [&](const std::string& transport) {
     if (rank == 0 && timed) report.phase_seconds["mesh/" + transport] = secondsSince(started);
   };
+  int stopped = 0;  // the stop signal the ranks agreed on, 0 when the sweep ran to its end
   try {
     auto deadline = Deadline::afterSeconds(config.timeout);
-    RankInfo me{rank, hostName(), static_cast<int>(getpid())};
+    auto env = store::processEnv();
+    RankInfo me;
+    me.rank = rank;
+    me.host = hostName();
+    me.pid = static_cast<int>(getpid());
+    capturePlacement(me, env, launcher, affinityCpus(), flags.sysfs_root);
     auto infos = bootstrap.allgather("ranks", store::toBytes(nlohmann::json(me).dump()), deadline);
     for (const auto& bytes : infos)
       report.ranks.push_back(nlohmann::json::parse(store::toString(bytes)).get<RankInfo>());
+    deriveLocalIds(report.ranks);
+    // Pairs are chosen by node: every rank knows every rank's host now.
+    auto run_config = config;
+    for (const auto& r : report.ranks) run_config.nodes.push_back(r.host);
+    if (std::any_of(config.benchmarks.begin(), config.benchmarks.end(),
+                    [](const auto& b) { return !bench::isCollective(b); }))
+      bench::choosePairs(run_config.pairs, run_config.nodes);  // refuses an impossible --pairs
     if (rank == 0 && timed) report.phase_seconds["ranks"] = secondsSince(started);
     if (rank == 0) {
       report.host = captureHost();
       report.environment = captureEnvironment();
+      report.slurm = captureSlurmRun(env);
       // RDZV_STORE may hold a redis password.
       if (auto it = report.environment.find("RDZV_STORE"); it != report.environment.end()) {
         try {
@@ -329,12 +373,27 @@ int runRank(const bench::BenchConfig& config, const RunFlags& flags, store::Boot
           it->second = "(not shown: not a store URI)";
         }
       }
+      if (report.slurm) warnIfJobEndsFirst(run_config, report.size, report.slurm->job_id);
     }
-    bench::runSweep(config, bootstrap, report, events);
+    stopped = bench::runSweep(run_config, bootstrap, report, events);
     progress.done();
+    if (stopped != 0) {
+      // A rank without a signal of its own exits as the one that got it; the ranks agreed, so
+      // the last exchanges (the store's goodbyes) keep their deadlines.
+      interrupt::request(stopped);
+      interrupt::holdWaits();
+    }
   } catch (Error& e) {
     progress.done();
     e.onRank(rank);
+    const int signal = interrupt::pending();
+    if (signal != 0) {
+      // A wait the stop signal cut short: say so, not only what the wait was for.
+      interrupt::holdWaits();
+      e = Error(e.kind(), fmt::format("interrupted by {} before the size under way finished ({})",
+                                      interrupt::signalName(signal), e.what()))
+              .onRank(rank);
+    }
     auto notice = fmt::format("rank {}: {}", rank, e.what());
     bootstrap.abort(notice);
     // A lost peer is often the echo of another rank's failure: name the first one too.
@@ -345,6 +404,7 @@ int runRank(const bench::BenchConfig& config, const RunFlags& flags, store::Boot
     if (rank == 0) {
       report.complete = false;
       report.error = e.message();
+      if (signal != 0) report.interrupted = Interruption{signal, interrupt::signalName(signal)};
       if (!report.series.empty() && !report.series.back().complete)
         report.series.back().complete = false;
       report.end_time = utcTimestamp();
@@ -356,6 +416,22 @@ int runRank(const bench::BenchConfig& config, const RunFlags& flags, store::Boot
       }
     }
     throw;
+  }
+  if (stopped != 0) {
+    auto name = interrupt::signalName(stopped);
+    if (rank == 0) {
+      std::size_t rows = 0;
+      for (const auto& s : report.series) rows += s.rows.size();
+      report.complete = false;
+      report.error = fmt::format("interrupted by {} (signal {}) after {} finished row{}", name,
+                                 stopped, rows, rows == 1 ? "" : "s");
+      report.interrupted = Interruption{stopped, name};
+      report.end_time = utcTimestamp();
+      writeReport(report, output);
+      fmt::print(stderr, "rdzvbench: {}; partial report written to {}\n", report.error, output);
+    }
+    std::fflush(stdout);
+    return 128 + stopped;
   }
   if (rank == 0) {
     report.end_time = utcTimestamp();
@@ -407,8 +483,12 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
                   "their medians (for rdzvbench compare's noise estimate)")
       ->capture_default_str();
   run->add_flag("--check", flags->check, "Fill every message with a pattern and verify it");
-  run->add_flag("--pairs", flags->pairs,
-                "With more than 2 ranks, rank i measures with rank i+n/2, all pairs at once");
+  run->add_option("--pairs", flags->pairs,
+                  "Every rank measures with a partner, all pairs at once: alone, rank i with "
+                  "i+n/2 on one node and pairs across nodes when the ranks span several; intra: "
+                  "pairs within each node; inter: pairs across nodes")
+      ->expected(0, 1)
+      ->type_name("[intra|inter]");
   run->add_option("--np", flags->np, "Ranks to start in local mode (no launcher, no store)")
       ->capture_default_str();
   run->add_option("--rank", flags->rank, "This process's rank (with --size and --store)");
@@ -444,7 +524,8 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
                   "engine (rdzvbench's protocol engine over fi_send, the Get as fi_read)")
       ->capture_default_str();
   run->add_option("--sysfs-root", flags->sysfs_root,
-                  "ofi: where CXI NICs' telemetry is read, before and after each series")
+                  "Where NUMA nodes (for the report's placement) and, for ofi, CXI NICs' "
+                  "telemetry are read")
       ->capture_default_str();
   auto* ib = "ibverbs transport";
   run->add_option("--ib-device", flags->ib_device,
@@ -495,6 +576,8 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
 
   return [flags, argv, run]() -> int {
     const auto started = Clock::now();
+    // Before any rank or store exists, so that a stop signal never finds the default action.
+    interrupt::install();
     if (!flags->config.empty()) applySweepFile(*run, flags->config);
     auto config = validate(*flags);
     auto env = store::processEnv();
@@ -541,7 +624,7 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
         // MPI cannot end a collective that a dead rank never joins: stop every rank now.
         fmt::print(stderr, "rdzvbench: error: {}\n", e.message());
         std::fflush(stderr);
-        store::MpiSession::abortAll(e.exitCode());
+        store::MpiSession::abortAll(interrupt::exitCode(e.exitCode()));
       }
 #endif
     }

@@ -1,0 +1,81 @@
+#include "lib/interrupt.h"
+
+#include <signal.h>
+#include <time.h>
+
+#include <atomic>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "lib/clock.h"
+#include "lib/error.h"
+
+namespace rdzv::interrupt {
+namespace {
+
+std::atomic<int> g_signal{0};
+static_assert(std::atomic<int>::is_always_lock_free, "read and written in a signal handler");
+
+void onSignal(int signal) {
+  int expected = 0;
+  if (!g_signal.compare_exchange_strong(expected, signal)) return;
+  // clock_gettime is async-signal-safe; CLOCK_MONOTONIC is steady_clock's clock on Linux.
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  auto end = static_cast<std::int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec +
+             static_cast<std::int64_t>(kStopGraceSeconds * 1e9);
+  detail::waits_end_ns.store(end, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+void install() {
+  struct sigaction action {};
+  action.sa_handler = onSignal;
+  sigemptyset(&action.sa_mask);
+  // SA_RESTART: a read or write the signal interrupts goes on; waits notice the flag through
+  // their deadlines.
+  action.sa_flags = SA_RESTART;
+  for (int signal : {SIGTERM, SIGINT, SIGUSR1})
+    if (sigaction(signal, &action, nullptr) != 0) throwSystem("sigaction", errno);
+}
+
+int pending() { return g_signal.load(); }
+
+void holdWaits() {
+  detail::waits_end_ns.store(std::numeric_limits<std::int64_t>::max(), std::memory_order_relaxed);
+}
+
+void request(int signal) { onSignal(signal); }
+
+void reset() {
+  g_signal.store(0);
+  holdWaits();
+}
+
+std::string signalName(int signal) {
+  switch (signal) {
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGINT:
+      return "SIGINT";
+    case SIGUSR1:
+      return "SIGUSR1";
+    case SIGUSR2:
+      return "SIGUSR2";
+    case SIGHUP:
+      return "SIGHUP";
+    case SIGKILL:
+      return "SIGKILL";
+    default:
+      return fmt::format("signal {}", signal);
+  }
+}
+
+int exitCode(int code) {
+  int signal = pending();
+  return signal != 0 ? 128 + signal : code;
+}
+
+}  // namespace rdzv::interrupt
