@@ -390,6 +390,7 @@ int runRank(const bench::BenchConfig& config, const RunFlags& flags, store::Boot
     if (signal != 0) {
       // A wait the stop signal cut short: say so, not only what the wait was for.
       interrupt::holdWaits();
+      interrupt::exitAfter(interrupt::kTeardownSeconds, 128 + signal);
       e = Error(e.kind(), fmt::format("interrupted by {} before the size under way finished ({})",
                                       interrupt::signalName(signal), e.what()))
               .onRank(rank);
@@ -419,6 +420,9 @@ int runRank(const bench::BenchConfig& config, const RunFlags& flags, store::Boot
   }
   if (stopped != 0) {
     auto name = interrupt::signalName(stopped);
+    // From writing the report to exiting: MPI_Finalize may wait for an mpirun that got the
+    // signal too and is killing the job.
+    interrupt::exitAfter(interrupt::kTeardownSeconds, 128 + stopped);
     if (rank == 0) {
       std::size_t rows = 0;
       for (const auto& s : report.series) rows += s.rows.size();
@@ -589,6 +593,7 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
     bool manual = flags->rank >= 0;
     std::string launcher = manual ? "manual" : launch ? launch->launcher : "local";
     if (auto from = env("RDZV_LAUNCHER"); from && manual) launcher = *from;
+    if (launcher == "mpirun") interrupt::setGrace(interrupt::kMpirunGraceSeconds);
 
     if (!manual && !launch && flags->bootstrap != "mpi") {
       if (!flags->store.empty())

@@ -2,9 +2,13 @@
 
 #include <signal.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -15,6 +19,7 @@ namespace rdzv::interrupt {
 namespace {
 
 std::atomic<int> g_signal{0};
+std::atomic<std::int64_t> g_grace_ns{static_cast<std::int64_t>(kStopGraceSeconds * 1e9)};
 static_assert(std::atomic<int>::is_always_lock_free, "read and written in a signal handler");
 
 void onSignal(int signal) {
@@ -23,8 +28,7 @@ void onSignal(int signal) {
   // clock_gettime is async-signal-safe; CLOCK_MONOTONIC is steady_clock's clock on Linux.
   timespec now{};
   clock_gettime(CLOCK_MONOTONIC, &now);
-  auto end = static_cast<std::int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec +
-             static_cast<std::int64_t>(kStopGraceSeconds * 1e9);
+  auto end = static_cast<std::int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec + g_grace_ns.load();
   detail::waits_end_ns.store(end, std::memory_order_relaxed);
 }
 
@@ -41,6 +45,8 @@ void install() {
     if (sigaction(signal, &action, nullptr) != 0) throwSystem("sigaction", errno);
 }
 
+void setGrace(double seconds) { g_grace_ns.store(static_cast<std::int64_t>(seconds * 1e9)); }
+
 int pending() { return g_signal.load(); }
 
 void holdWaits() {
@@ -52,6 +58,14 @@ void request(int signal) { onSignal(signal); }
 void reset() {
   g_signal.store(0);
   holdWaits();
+}
+
+void exitAfter(double seconds, int code) {
+  std::thread([seconds, code] {
+    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+    std::fflush(nullptr);
+    _exit(code);
+  }).detach();
 }
 
 std::string signalName(int signal) {
