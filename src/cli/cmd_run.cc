@@ -602,6 +602,12 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
       if (want_mpi)
         throwUsage("the mpi transport needs an MPI launcher",
                    "run under mpirun -np N ... --bootstrap mpi, or drop mpi from --transport");
+      if (config.pairs == bench::PairMode::Inter)
+        throwUsage(
+            "--pairs inter needs ranks on 2 or more nodes; local mode starts every rank "
+            "on this host",
+            "use --pairs or --pairs intra here, or start the ranks on several nodes with "
+            "srun or mpirun");
       if (flags->root >= flags->np)
         throwUsage(fmt::format("invalid --root {} for --np {}", flags->root, flags->np),
                    "use a rank of 0 .. np-1");
