@@ -9,6 +9,14 @@
 
 namespace rdzv::bench {
 
+// Which ranks measure point-to-point benchmarks, and with whom (bench/p2p.h choosePairs).
+enum class PairMode {
+  First,  // no --pairs: rank 0 with rank 1
+  Auto,   // --pairs: rank i with i + n/2 on one node; across nodes when there are several
+  Intra,  // --pairs intra: every pair on one node
+  Inter,  // --pairs inter: every pair across nodes
+};
+
 struct BenchConfig {
   std::vector<std::string> transports{"tcp"};
   std::vector<std::string> benchmarks{"latency", "bw"};
@@ -19,8 +27,10 @@ struct BenchConfig {
   double min_time = 0;           // seconds per size; raises the iteration count to fill it
   int repeat = 1;                // trials of each size, one after another; rows hold each trial
   bool check = false;            // fill and verify every message
-  bool pairs = false;            // with more than 2 ranks: rank i measures with i + n/2
-  double timeout = 60;           // seconds any single wait may take
+  PairMode pairs = PairMode::First;
+  // Each rank's node (its host name), known once the ranks have met; empty: all on one node.
+  std::vector<std::string> nodes;
+  double timeout = 60;  // seconds any single wait may take
   transport::TransportOptions transport;
   // Collectives: --algorithm list ("all": every built-in one), element type and operator of
   // reductions, broadcast root, and the test-only rank that corrupts its first result.

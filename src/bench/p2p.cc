@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <map>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -173,16 +174,104 @@ void requireBenchmark(const std::string& name) {
              fmt::format("choose from: {}", fmt::join(known, ", ")));
 }
 
-std::optional<Partner> partnerOf(int rank, int size, bool pairs) {
-  if (!pairs) {
-    if (rank == 0) return Partner{1, true};
-    if (rank == 1) return Partner{0, false};
-    return std::nullopt;
+namespace {
+
+// The ranks of each node, nodes in order of their first rank.
+std::vector<std::vector<int>> groupByNode(const std::vector<std::string>& nodes) {
+  std::vector<std::vector<int>> groups;
+  std::map<std::string, std::size_t> index;
+  for (int r = 0; r < static_cast<int>(nodes.size()); ++r) {
+    auto [it, fresh] = index.emplace(nodes[r], groups.size());
+    if (fresh) groups.emplace_back();
+    groups[it->second].push_back(r);
   }
-  int half = size / 2;
-  if (rank < half) return Partner{rank + half, true};
-  if (rank < 2 * half) return Partner{rank - half, false};
-  return std::nullopt;  // the odd rank out sits this one out
+  return groups;
+}
+
+void pairUp(std::vector<std::optional<Partner>>& partners, int a, int b) {
+  partners[std::min(a, b)] = Partner{std::max(a, b), true};
+  partners[std::max(a, b)] = Partner{std::min(a, b), false};
+}
+
+}  // namespace
+
+std::vector<std::optional<Partner>> choosePairs(PairMode mode,
+                                                const std::vector<std::string>& nodes) {
+  const int n = static_cast<int>(nodes.size());
+  std::vector<std::optional<Partner>> partners(n);
+  auto groups = groupByNode(nodes);
+  if (mode == PairMode::First) {
+    if (n >= 2) pairUp(partners, 0, 1);
+    return partners;
+  }
+  if (mode == PairMode::Auto && groups.size() <= 1) {
+    for (int i = 0; i < n / 2; ++i) pairUp(partners, i, i + n / 2);  // the odd rank out sits out
+    return partners;
+  }
+  if (mode == PairMode::Intra) {
+    bool any = false;
+    for (const auto& g : groups) {
+      auto half = g.size() / 2;
+      for (std::size_t j = 0; j < half; ++j) pairUp(partners, g[j], g[j + half]);
+      any |= half > 0;
+    }
+    if (!any)
+      throwUsage(fmt::format("--pairs intra found no node with two ranks: the {} ranks run on {} "
+                             "nodes, one on each",
+                             n, groups.size()),
+                 "start 2 or more ranks per node, or use --pairs inter");
+    return partners;
+  }
+  // Inter, or Auto across several nodes.
+  if (groups.size() < 2)
+    throwUsage(
+        fmt::format("--pairs inter needs ranks on 2 or more nodes; all {} ranks run on {}", n,
+                    n > 0 ? nodes[0] : "one node"),
+        "start the ranks on several nodes (e.g. srun -N 2), or use --pairs or --pairs intra");
+  std::stable_sort(groups.begin(), groups.end(),
+                   [](const auto& a, const auto& b) { return a.size() > b.size(); });
+  const std::size_t largest = groups.front().size();
+  std::vector<int> others;
+  for (std::size_t g = 1; g < groups.size(); ++g)
+    others.insert(others.end(), groups[g].begin(), groups[g].end());
+  if (largest <= static_cast<std::size_t>(n / 2)) {
+    // Grouped by node, no node spans n/2 places, so places j and j + n/2 are on different nodes.
+    std::vector<int> order = groups.front();
+    order.insert(order.end(), others.begin(), others.end());
+    for (int j = 0; j < n / 2; ++j) pairUp(partners, order[j], order[j + n / 2]);
+  } else {
+    // One node holds most ranks: each other rank pairs with one of it, the rest sit out.
+    for (std::size_t j = 0; j < others.size(); ++j) pairUp(partners, groups.front()[j], others[j]);
+  }
+  return partners;
+}
+
+std::optional<Partner> partnerOf(int rank, int size, bool pairs) {
+  auto partners = choosePairs(pairs ? PairMode::Auto : PairMode::First,
+                              std::vector<std::string>(std::max(size, 0)));
+  if (rank < 0 || rank >= size) return std::nullopt;
+  return partners[rank];
+}
+
+std::vector<std::array<int, 2>> pairList(const std::vector<std::optional<Partner>>& partners) {
+  std::vector<std::array<int, 2>> pairs;
+  for (int r = 0; r < static_cast<int>(partners.size()); ++r)
+    if (partners[r] && partners[r]->initiator) pairs.push_back({r, partners[r]->peer});
+  return pairs;
+}
+
+std::string pairLocality(const std::vector<std::array<int, 2>>& pairs,
+                         const std::vector<std::string>& nodes) {
+  bool intra = false;
+  bool inter = false;
+  for (const auto& [a, b] : pairs) {
+    bool same = a >= static_cast<int>(nodes.size()) || b >= static_cast<int>(nodes.size()) ||
+                nodes[a] == nodes[b];
+    (same ? intra : inter) = true;
+  }
+  if (intra && inter) return "mixed";
+  if (inter) return "inter";
+  return intra ? "intra" : "";
 }
 
 std::uint64_t defaultIterations(const BenchConfig& config, const std::string& benchmark,
@@ -204,7 +293,10 @@ std::uint64_t defaultWarmup(const BenchConfig& config, std::uint64_t iterations)
 
 Measurement runPointToPoint(transport::Context& ctx, const BenchConfig& config,
                             const std::string& benchmark, std::uint64_t size) {
-  auto partner = partnerOf(ctx.rank(), ctx.size(), config.pairs);
+  auto nodes = config.nodes.size() == static_cast<std::size_t>(ctx.size())
+                   ? config.nodes
+                   : std::vector<std::string>(ctx.size());
+  auto partner = choosePairs(config.pairs, nodes)[ctx.rank()];
   if (!partner) return {};
   return runPointToPointWith(ctx, config, benchmark, size, *partner);
 }

@@ -2,6 +2,7 @@
 // Point-to-point benchmarks: latency (ping-pong, half round trip), bw (a window of messages
 // in flight, one direction, acknowledged per window as OSU does) and bibw (both directions).
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -14,12 +15,26 @@
 
 namespace rdzv::bench {
 
-// Who this rank measures with: rank 0 with 1, or with --pairs rank i with i + n/2.
+// Who a rank measures with.
 struct Partner {
   int peer = -1;
   bool initiator = false;  // the side that times and reports
 };
+// Every rank's partner (nullopt: it sits out) under `mode`, given each rank's node (`nodes`, one
+// entry per rank). Auto is Inter when the ranks span several nodes, else rank i with i + n/2.
+// Inter pairs as many ranks as can be paired across nodes, Intra pairs within each node; the
+// initiator is the lower rank. Throws Usage when Inter or Intra finds no pair at all.
+std::vector<std::optional<Partner>> choosePairs(PairMode mode,
+                                                const std::vector<std::string>& nodes);
+// The partner of `rank` among `size` ranks on one node: rank 0 with 1, or with `pairs` rank i
+// with i + n/2.
 std::optional<Partner> partnerOf(int rank, int size, bool pairs);
+// The (initiator, partner) pairs of `partners`, by initiator.
+std::vector<std::array<int, 2>> pairList(const std::vector<std::optional<Partner>>& partners);
+// "intra", "inter" or "mixed": whether `pairs` join ranks of one node, of two, or both ("" for
+// no pair).
+std::string pairLocality(const std::vector<std::array<int, 2>>& pairs,
+                         const std::vector<std::string>& nodes);
 
 // What one rank measured for one size.
 struct Measurement {

@@ -1,12 +1,14 @@
 #include "bench/sweep.h"
 
 #include <algorithm>
+#include <map>
 #include <utility>
 
 #include <fmt/format.h>
 
 #include "bench/collectives/collectives.h"
 #include "lib/error.h"
+#include "lib/interrupt.h"
 #include "lib/size.h"
 #include "transport/context.h"
 #include "transport/registry.h"
@@ -109,7 +111,7 @@ nlohmann::json sumCounters(const std::vector<store::Bytes>& gathered) {
   return total;
 }
 
-Series makeSeries(const BenchConfig& config, const std::string& transport,
+Series makeSeries(const BenchConfig& config, int size, const std::string& transport,
                   const std::string& benchmark, const std::string& algorithm) {
   Series s;
   s.transport = transport;
@@ -122,7 +124,18 @@ Series makeSeries(const BenchConfig& config, const std::string& transport,
     if (benchmark == "broadcast") s.params["root"] = std::to_string(config.root);
   } else {
     if (benchmark != "latency") s.params["window"] = std::to_string(config.window);
-    s.params["pairs"] = config.pairs ? "all" : "0-1";
+    // The pairing asked for: compare matches series on it.
+    static const std::map<PairMode, std::string> asked{{PairMode::First, "0-1"},
+                                                       {PairMode::Auto, "all"},
+                                                       {PairMode::Intra, "intra"},
+                                                       {PairMode::Inter, "inter"}};
+    s.params["pairs"] = asked.at(config.pairs);
+    // ... and the pairs it gave on these nodes.
+    auto nodes = config.nodes.size() == static_cast<std::size_t>(size)
+                     ? config.nodes
+                     : std::vector<std::string>(size);
+    s.measured_pairs = pairList(choosePairs(config.pairs, nodes));
+    s.pair_locality = pairLocality(s.measured_pairs, nodes);
   }
   if (config.check) s.params["check"] = "on";
   s.complete = false;
@@ -142,8 +155,8 @@ std::vector<std::pair<std::string, std::string>> seriesKinds(const BenchConfig& 
 
 }  // namespace
 
-void runSweep(const BenchConfig& config, store::Bootstrap& bootstrap, Report& report,
-              const SweepEvents& events) {
+int runSweep(const BenchConfig& config, store::Bootstrap& bootstrap, Report& report,
+             const SweepEvents& events) {
   const int rank = bootstrap.rank();
   if (bootstrap.size() < 2)
     throwUsage(fmt::format("point-to-point benchmarks need at least 2 ranks, this run has {}",
@@ -178,7 +191,7 @@ void runSweep(const BenchConfig& config, store::Bootstrap& bootstrap, Report& re
         device.beginSeries();
         auto before = device.engineCounters();
         if (rank == 0) {
-          auto series = makeSeries(config, name, benchmark, algorithm);
+          auto series = makeSeries(config, context.size(), name, benchmark, algorithm);
           if (device.hasEngine()) {
             for (auto& [k, v] : transport::engine::describe(config.protocols[pi]))
               series.params[k] = v;
@@ -198,7 +211,8 @@ void runSweep(const BenchConfig& config, store::Bootstrap& bootstrap, Report& re
             measured_bytes = bytes;
           }
           std::vector<Row> trials;
-          for (int trial = 1; trial <= config.repeat; ++trial) {
+          int stop = 0;
+          for (int trial = 1; trial <= config.repeat && stop == 0; ++trial) {
             if (events.progress)
               events.progress(
                   step, steps,
@@ -209,20 +223,33 @@ void runSweep(const BenchConfig& config, store::Bootstrap& bootstrap, Report& re
             auto measured = collective ? runCollective(context, config, benchmark, algorithm, size)
                                        : runPointToPoint(context, config, benchmark, size);
             device.drain(Deadline::afterSeconds(config.timeout));
+            // The safe point: each rank says whether it got a stop signal, rank 0 decides for all.
+            auto mine = nlohmann::json(measured);
+            mine["stop"] = interrupt::pending();
             auto gathered = bootstrap.gather(fmt::format("{}/result/{}/{}", tag, size, trial),
-                                             store::toBytes(nlohmann::json(measured).dump()),
+                                             store::toBytes(mine.dump()),
                                              Deadline::afterSeconds(config.timeout));
-            if (rank != 0) continue;
             std::vector<Measurement> all;
-            for (const auto& bytes : gathered)
-              all.push_back(nlohmann::json::parse(store::toString(bytes)).get<Measurement>());
-            trials.push_back(collective ? aggregateCollective(benchmark, all)
-                                        : aggregate(size, all));
+            for (const auto& bytes : gathered) {
+              auto doc = nlohmann::json::parse(store::toString(bytes));
+              all.push_back(doc.get<Measurement>());
+              if (stop == 0) stop = doc.value("stop", 0);
+            }
+            auto decided = bootstrap.broadcast(fmt::format("{}/stop/{}/{}", tag, size, trial),
+                                               store::toBytes(std::to_string(stop)),
+                                               Deadline::afterSeconds(config.timeout));
+            stop = std::atoi(store::toString(decided).c_str());
+            if (rank == 0)
+              trials.push_back(collective ? aggregateCollective(benchmark, all)
+                                          : aggregate(size, all));
           }
-          if (rank != 0) continue;
-          auto& series = report.series.back();
-          series.rows.push_back(combineTrials(trials));
-          if (events.row) events.row(series, series.rows.back());
+          // A row keeps only complete sizes: a stop between trials drops the size under way.
+          if (rank == 0 && static_cast<int>(trials.size()) == config.repeat) {
+            auto& series = report.series.back();
+            series.rows.push_back(combineTrials(trials));
+            if (events.row) events.row(series, series.rows.back());
+          }
+          if (stop != 0) return stop;  // the series under way stays incomplete
         }
         auto counters = bootstrap.gather(
             tag + "/counters",
@@ -240,6 +267,44 @@ void runSweep(const BenchConfig& config, store::Bootstrap& bootstrap, Report& re
     }
     bootstrap.barrier("done/" + name, Deadline::afterSeconds(config.timeout));
   }
+  return 0;
+}
+
+}  // namespace rdzv::bench
+
+namespace rdzv::bench {
+
+double estimateSweepSeconds(const BenchConfig& config, int ranks) {
+  auto perMessage = [](double bytes) {
+    return kEstimateMessageUs * 1e-6 + bytes / kEstimateBytesPerSecond;
+  };
+  ranks = std::max(ranks, 2);
+  double total = 0;
+  for (const auto& name : config.transports) {
+    auto info = transport::transportInfo(name);
+    double sets = info.engine ? static_cast<double>(config.protocols.size()) : 1;
+    for (const auto& [benchmark, algorithm] : seriesKinds(config, info.native_collectives)) {
+      for (auto size : config.sizes) {
+        double row = 0;
+        if (isCollective(benchmark)) {
+          // As a ring: 2(n-1) steps per call, each moving 1/n of the data.
+          auto bytes = collectiveShape(benchmark, size, ranks, config.dtype).bytes;
+          auto iterations = collectiveIterations(config, bytes);
+          double calls = static_cast<double>(iterations + defaultWarmup(config, iterations));
+          row = calls * 2.0 * (ranks - 1) * perMessage(static_cast<double>(bytes) / ranks);
+        } else {
+          auto iterations = defaultIterations(config, benchmark, size);
+          double rounds = static_cast<double>(iterations + defaultWarmup(config, iterations));
+          double messages = benchmark == "latency" ? 2.0
+                            : benchmark == "bw"    ? config.window + 1.0
+                                                   : 2.0 * config.window + 1.0;
+          row = rounds * messages * perMessage(static_cast<double>(size));
+        }
+        total += (std::max(row, config.min_time) + kEstimateRowSeconds) * config.repeat * sets;
+      }
+    }
+  }
+  return total;
 }
 
 }  // namespace rdzv::bench

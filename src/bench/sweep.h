@@ -33,8 +33,19 @@ Row combineTrials(const std::vector<Row>& trials);
 
 // Runs the sweep. Rank 0 appends to `report.series` as rows finish, so when a later step
 // throws, what was measured is already in the report (the series under way is marked
-// incomplete).
-void runSweep(const BenchConfig& config, store::Bootstrap& bootstrap, Report& report,
-              const SweepEvents& events);
+// incomplete). After each size (each trial) the ranks agree whether any of them got a stop
+// signal (lib/interrupt.h); if one did, every rank returns that signal's number there, the
+// series under way left incomplete. 0 when the sweep ran to its end.
+int runSweep(const BenchConfig& config, store::Bootstrap& bootstrap, Report& report,
+             const SweepEvents& events);
+
+// A rough upper estimate of the sweep's duration in seconds on `ranks` ranks, for the warning
+// when a Slurm job has less time left: every message is taken to cost kEstimateMessageUs plus
+// its size at kEstimateBytesPerSecond, over the default (or given) iteration counts, plus
+// kEstimateRowSeconds per row; --min-time is a floor per row.
+double estimateSweepSeconds(const BenchConfig& config, int ranks);
+inline constexpr double kEstimateMessageUs = 10;
+inline constexpr double kEstimateBytesPerSecond = 1e9;
+inline constexpr double kEstimateRowSeconds = 0.01;
 
 }  // namespace rdzv::bench

@@ -20,8 +20,11 @@
 #include "cli/sweep_file.h"
 #include "cli/table.h"
 #include "lib/error.h"
+#include "lib/interrupt.h"
+#include "lib/placement.h"
 #include "lib/size.h"
 #include "lib/sysinfo.h"
+#include "lib/time_left.h"
 #include "rdzv/build_info.h"
 #include "store/bootstrap.h"
 #include "store/launcher.h"
@@ -46,7 +49,7 @@ struct RunFlags {
   double min_time = 0;
   int repeat = 1;
   bool check = false;
-  bool pairs = false;
+  std::string pairs = "off";  // "off": not given; "" (given alone) or "true" (sweep file): auto
   int np = 2;
   int rank = -1;
   int size = -1;
@@ -180,7 +183,18 @@ bench::BenchConfig validate(const RunFlags& f) {
     throwUsage(fmt::format("invalid --timeout {}", f.timeout), "use a number of seconds > 0");
   c.timeout = f.timeout;
   c.check = f.check;
-  c.pairs = f.pairs;
+  if (f.pairs == "off")
+    c.pairs = bench::PairMode::First;
+  else if (f.pairs.empty() || f.pairs == "true")
+    c.pairs = bench::PairMode::Auto;
+  else if (f.pairs == "intra")
+    c.pairs = bench::PairMode::Intra;
+  else if (f.pairs == "inter")
+    c.pairs = bench::PairMode::Inter;
+  else
+    throwUsage(fmt::format("invalid --pairs \"{}\"", f.pairs),
+               "use --pairs alone (across nodes when there are several), --pairs intra or "
+               "--pairs inter");
   c.protocols = protocolSets(f);
   for (const auto& p : c.protocols)
     c.transport.max_first_frame =
@@ -268,6 +282,22 @@ double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// Warns when the sweep would likely outlast the Slurm job: Slurm would then end it (SIGTERM at
+// the time limit) and the report would hold only the sizes finished by then. Quiet when squeue
+// is missing, fails or has no figure.
+void warnIfJobEndsFirst(const bench::BenchConfig& config, int ranks, const std::string& job_id) {
+  auto left = slurmTimeLeft(job_id, 3.0);
+  if (!left) return;
+  double estimate = bench::estimateSweepSeconds(config, ranks);
+  if (estimate <= *left) return;
+  fmt::print(stderr,
+             "rdzvbench: warning: this sweep may take about {} (a rough estimate from the "
+             "iteration counts, at {:.0f} us plus 1 ns per byte per message) but job {} has {} "
+             "left (squeue); the sizes not finished by then will be missing from the report "
+             "(fewer --sizes, --iterations or --min-time, or a longer --time)\n",
+             formatDuration(estimate), bench::kEstimateMessageUs, job_id, formatDuration(*left));
+}
+
 // One rank's run, once rank, size and the bootstrap are known. `started` is when this process
 // began; `phases` the start-up phases already passed (see Report::phase_seconds).
 int runRank(const bench::BenchConfig& config, const RunFlags& flags, store::Bootstrap& bootstrap,
@@ -301,16 +331,30 @@ int runRank(const bench::BenchConfig& config, const RunFlags& flags, store::Boot
   events.connected = [&](const std::string& transport) {
     if (rank == 0 && timed) report.phase_seconds["mesh/" + transport] = secondsSince(started);
   };
+  int stopped = 0;  // the stop signal the ranks agreed on, 0 when the sweep ran to its end
   try {
     auto deadline = Deadline::afterSeconds(config.timeout);
-    RankInfo me{rank, hostName(), static_cast<int>(getpid())};
+    auto env = store::processEnv();
+    RankInfo me;
+    me.rank = rank;
+    me.host = hostName();
+    me.pid = static_cast<int>(getpid());
+    capturePlacement(me, env, launcher, affinityCpus(), flags.sysfs_root);
     auto infos = bootstrap.allgather("ranks", store::toBytes(nlohmann::json(me).dump()), deadline);
     for (const auto& bytes : infos)
       report.ranks.push_back(nlohmann::json::parse(store::toString(bytes)).get<RankInfo>());
+    deriveLocalIds(report.ranks);
+    // Pairs are chosen by node: every rank knows every rank's host now.
+    auto run_config = config;
+    for (const auto& r : report.ranks) run_config.nodes.push_back(r.host);
+    if (std::any_of(config.benchmarks.begin(), config.benchmarks.end(),
+                    [](const auto& b) { return !bench::isCollective(b); }))
+      bench::choosePairs(run_config.pairs, run_config.nodes);  // refuses an impossible --pairs
     if (rank == 0 && timed) report.phase_seconds["ranks"] = secondsSince(started);
     if (rank == 0) {
       report.host = captureHost();
       report.environment = captureEnvironment();
+      report.slurm = captureSlurmRun(env);
       // RDZV_STORE may hold a redis password.
       if (auto it = report.environment.find("RDZV_STORE"); it != report.environment.end()) {
         try {
@@ -319,12 +363,28 @@ int runRank(const bench::BenchConfig& config, const RunFlags& flags, store::Boot
           it->second = "(not shown: not a store URI)";
         }
       }
+      if (report.slurm) warnIfJobEndsFirst(run_config, report.size, report.slurm->job_id);
     }
-    bench::runSweep(config, bootstrap, report, events);
+    stopped = bench::runSweep(run_config, bootstrap, report, events);
     progress.done();
+    if (stopped != 0) {
+      // A rank without a signal of its own exits as the one that got it; the ranks agreed, so
+      // the last exchanges (the store's goodbyes) keep their deadlines.
+      interrupt::request(stopped);
+      interrupt::holdWaits();
+    }
   } catch (Error& e) {
     progress.done();
     e.onRank(rank);
+    const int signal = interrupt::pending();
+    if (signal != 0) {
+      // A wait the stop signal cut short: say so, not only what the wait was for.
+      interrupt::holdWaits();
+      interrupt::exitAfter(interrupt::kTeardownSeconds, 128 + signal);
+      e = Error(e.kind(), fmt::format("interrupted by {} before the size under way finished ({})",
+                                      interrupt::signalName(signal), e.what()))
+              .onRank(rank);
+    }
     auto notice = fmt::format("rank {}: {}", rank, e.what());
     bootstrap.abort(notice);
     // A lost peer is often the echo of another rank's failure: name the first one too.
@@ -335,6 +395,7 @@ int runRank(const bench::BenchConfig& config, const RunFlags& flags, store::Boot
     if (rank == 0) {
       report.complete = false;
       report.error = e.message();
+      if (signal != 0) report.interrupted = Interruption{signal, interrupt::signalName(signal)};
       if (!report.series.empty() && !report.series.back().complete)
         report.series.back().complete = false;
       report.end_time = utcTimestamp();
@@ -346,6 +407,25 @@ int runRank(const bench::BenchConfig& config, const RunFlags& flags, store::Boot
       }
     }
     throw;
+  }
+  if (stopped != 0) {
+    auto name = interrupt::signalName(stopped);
+    // From writing the report to exiting: MPI_Finalize may wait for an mpirun that got the
+    // signal too and is killing the job.
+    interrupt::exitAfter(interrupt::kTeardownSeconds, 128 + stopped);
+    if (rank == 0) {
+      std::size_t rows = 0;
+      for (const auto& s : report.series) rows += s.rows.size();
+      report.complete = false;
+      report.error = fmt::format("interrupted by {} (signal {}) after {} finished row{}", name,
+                                 stopped, rows, rows == 1 ? "" : "s");
+      report.interrupted = Interruption{stopped, name};
+      report.end_time = utcTimestamp();
+      writeReport(report, output);
+      fmt::print(stderr, "rdzvbench: {}; partial report written to {}\n", report.error, output);
+    }
+    std::fflush(stdout);
+    return 128 + stopped;
   }
   if (rank == 0) {
     report.end_time = utcTimestamp();
@@ -397,8 +477,12 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
                   "their medians (for rdzvbench compare's noise estimate)")
       ->capture_default_str();
   run->add_flag("--check", flags->check, "Fill every message with a pattern and verify it");
-  run->add_flag("--pairs", flags->pairs,
-                "With more than 2 ranks, rank i measures with rank i+n/2, all pairs at once");
+  run->add_option("--pairs", flags->pairs,
+                  "Every rank measures with a partner, all pairs at once: alone, rank i with "
+                  "i+n/2 on one node and pairs across nodes when the ranks span several; intra: "
+                  "pairs within each node; inter: pairs across nodes")
+      ->expected(0, 1)
+      ->type_name("[intra|inter]");
   run->add_option("--np", flags->np, "Ranks to start in local mode (no launcher, no store)")
       ->capture_default_str();
   run->add_option("--rank", flags->rank, "This process's rank (with --size and --store)");
@@ -436,7 +520,8 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
                   "engine (rdzvbench's protocol engine over fi_send, the Get as fi_read)")
       ->capture_default_str();
   run->add_option("--sysfs-root", flags->sysfs_root,
-                  "ofi: where CXI NICs' telemetry is read, before and after each series")
+                  "Where NUMA nodes (for the report's placement) and, for ofi, CXI NICs' "
+                  "telemetry are read")
       ->capture_default_str();
   auto* ib = "ibverbs transport";
   run->add_option("--ib-device", flags->ib_device,
@@ -487,6 +572,8 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
 
   return [flags, argv, run]() -> int {
     const auto started = Clock::now();
+    // Before any rank or store exists, so that a stop signal never finds the default action.
+    interrupt::install();
     if (!flags->config.empty()) applySweepFile(*run, flags->config);
     auto config = validate(*flags);
     bool want_mpi = std::find(config.transports.begin(), config.transports.end(), "mpi") !=
@@ -495,11 +582,19 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
     LaunchFlags launch{flags->np,     flags->rank,    flags->size, flags->store, flags->bootstrap,
                        flags->run_id, config.timeout, flags->addr, flags->iface};
     auto local_checks = [&] {
+      if (config.pairs == bench::PairMode::Inter)
+        throwUsage(
+            "--pairs inter needs ranks on 2 or more nodes; local mode starts every rank "
+            "on this host",
+            "use --pairs or --pairs intra here, or start the ranks on several nodes with "
+            "srun or mpirun");
       if (flags->root >= flags->np)
         throwUsage(fmt::format("invalid --root {} for --np {}", flags->root, flags->np),
                    "use a rank of 0 .. np-1");
     };
     return launchRanks(launch, argv, started, want_mpi, local_checks, [&](RankStart& s) {
+      // mpirun kills its ranks about 2 s after forwarding a signal: stop sooner (interrupt.h).
+      if (s.launcher == "mpirun") interrupt::setGrace(interrupt::kMpirunGraceSeconds);
       if (!s.store_uri.empty()) config.transport.run_id = s.run_id;
       return runRank(config, *flags, s.bootstrap, s.launcher, s.store_uri, s.run_id, s.argv,
                      s.started, std::move(s.phases));

@@ -7,6 +7,7 @@
 
 #include "cli/local_mode.h"
 #include "lib/error.h"
+#include "lib/interrupt.h"
 #include "rdzv/build_info.h"
 #include "store/bootstrap_choice.h"
 #include "store/launcher.h"
@@ -93,7 +94,7 @@ int launchRanks(const LaunchFlags& flags, const std::vector<std::string>& argv,
       // MPI cannot end a collective that a dead rank never joins: stop every rank now.
       fmt::print(stderr, "rdzvbench: error: {}\n", e.message());
       std::fflush(stderr);
-      store::MpiSession::abortAll(e.exitCode());
+      store::MpiSession::abortAll(interrupt::exitCode(e.exitCode()));
     }
 #endif
   }

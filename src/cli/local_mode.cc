@@ -15,6 +15,7 @@
 
 #include "lib/clock.h"
 #include "lib/error.h"
+#include "lib/interrupt.h"
 #include "store/tcp_store.h"
 
 namespace rdzv::cli {
@@ -25,6 +26,10 @@ std::string makeRunId() {
   gethostname(host, sizeof host - 1);
   return fmt::format("local-{}-{}-{}", host, getpid(), nowNs() % 1000000007);
 }
+
+// How long ranks may take to stop after a forwarded signal before they are killed: they stop
+// at their next safe point, or give up waiting interrupt::kStopGraceSeconds after the signal.
+constexpr double kStopSeconds = 4.0;
 
 // Children that are still running when the parent gives up are told to stop, then killed.
 void stopAll(const std::vector<pid_t>& pids, const std::vector<bool>& done) {
@@ -73,15 +78,30 @@ int runLocal(int np, const std::vector<std::string>& args, bool add_addr, double
   // Once a rank failed, the others must end by `linger`.
   bool lingering = false;
   Deadline linger = Deadline::afterSeconds(0);
+  int forwarded = 0;  // the stop signal passed on to the ranks
   while (remaining > 0) {
+    if (int signal = interrupt::pending(); signal != 0 && forwarded == 0) {
+      // Ranks in this process group may have it already (Ctrl-C); a second one changes nothing.
+      forwarded = signal;
+      interrupt::holdWaits();  // this loop's own deadline below must hold
+      for (int r = 0; r < np; ++r)
+        if (!done[r]) kill(pids[r], signal);
+      lingering = true;
+      linger = Deadline::afterSeconds(kStopSeconds);
+    }
     int status = 0;
     pid_t pid = waitpid(-1, &status, WNOHANG);
     if (pid <= 0) {
       if (lingering && linger.expired()) {
-        fmt::print(stderr,
-                   "rdzvbench: {} rank(s) still running {:.0f} s after a failure; "
-                   "stopping them\n",
-                   remaining, timeout);
+        if (forwarded != 0)
+          fmt::print(stderr,
+                     "rdzvbench: {} rank(s) still running {:.1f} s after {}; killing them\n",
+                     remaining, kStopSeconds, interrupt::signalName(forwarded));
+        else
+          fmt::print(stderr,
+                     "rdzvbench: {} rank(s) still running {:.0f} s after a failure; "
+                     "stopping them\n",
+                     remaining, timeout);
         stopAll(pids, done);
         lingering = false;
       }
@@ -102,15 +122,18 @@ int runLocal(int np, const std::vector<std::string>& args, bool add_addr, double
     }
     if (code != 0 && result == 0) {
       result = code;
-      lingering = true;
-      linger = Deadline::afterSeconds(timeout + 5);
+      if (forwarded == 0) {
+        lingering = true;
+        linger = Deadline::afterSeconds(timeout + 5);
+      }
     }
     // A failed check or bad usage (1, 2) is the cause of the others' lost-peer errors (3),
     // which can come first: the failing rank's connections close as its error unwinds, and
     // rank 0 writes the report before it exits.
     if (code != 0 && code < result) result = code;
   }
-  return result;
+  // Stopped by a signal: exit as the ranks did, whatever the ranks' own codes.
+  return forwarded != 0 ? 128 + forwarded : result;
 }
 
 }  // namespace rdzv::cli

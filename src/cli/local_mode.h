@@ -10,7 +10,9 @@ namespace rdzv::cli {
 // Re-executes this binary `np` times with `args` (the original command line without the
 // program name) plus --rank/--size/--store/--run-id. Returns the exit code of the run: 0,
 // or the first failing rank's code. `timeout` bounds how long the others may linger after
-// one failed.
+// one failed. A stop signal (lib/interrupt.h, installed by the caller) is passed on to every
+// rank; the run then exits 128 + its number once the ranks are gone (killed if they take
+// longer than 4 s).
 int runLocal(int np, const std::vector<std::string>& args, bool add_addr, double timeout);
 
 }  // namespace rdzv::cli

@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "lib/error.h"
+#include "lib/interrupt.h"
 #include "rdzv/build_info.h"
 
 int main(int argc, char** argv) {
@@ -67,7 +68,8 @@ int main(int argc, char** argv) {
     return static_cast<int>(rdzv::ErrorKind::Usage);
   } catch (const rdzv::Error& e) {
     std::fprintf(stderr, "rdzvbench: error: %s\n", e.message().c_str());
-    return e.exitCode();
+    // A run a stop signal ended exits 128 + its number, as a shell reports a killed command.
+    return rdzv::interrupt::exitCode(e.exitCode());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "rdzvbench: internal error: %s\n", e.what());
     return static_cast<int>(rdzv::ErrorKind::Runtime);

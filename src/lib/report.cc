@@ -75,6 +75,8 @@ void to_json(json& j, const Series& s) {
            {"rows", s.rows},
            {"complete", s.complete},
            {"details", s.details}};
+  if (!s.measured_pairs.empty()) j["measured_pairs"] = s.measured_pairs;
+  if (!s.pair_locality.empty()) j["pair_locality"] = s.pair_locality;
 }
 
 void from_json(const json& j, Series& s) {
@@ -86,16 +88,51 @@ void from_json(const json& j, Series& s) {
   j.at("rows").get_to(s.rows);
   j.at("complete").get_to(s.complete);
   s.details = j.at("details");
+  s.measured_pairs.clear();
+  if (j.contains("measured_pairs")) j.at("measured_pairs").get_to(s.measured_pairs);
+  s.pair_locality = j.value("pair_locality", "");
 }
 
 void to_json(json& j, const RankInfo& r) {
   j = json{{"rank", r.rank}, {"host", r.host}, {"pid", r.pid}};
+  if (r.node_id) j["node_id"] = *r.node_id;
+  if (r.local_id) j["local_id"] = *r.local_id;
+  if (!r.cpus.empty()) {
+    j["cpus"] = r.cpus;
+    j["cpu_count"] = r.cpu_count;
+  }
+  if (!r.numa_nodes.empty()) j["numa_nodes"] = r.numa_nodes;
 }
 
 void from_json(const json& j, RankInfo& r) {
   j.at("rank").get_to(r.rank);
   j.at("host").get_to(r.host);
   j.at("pid").get_to(r.pid);
+  r.node_id.reset();
+  r.local_id.reset();
+  if (j.contains("node_id")) r.node_id = j.at("node_id").get<int>();
+  if (j.contains("local_id")) r.local_id = j.at("local_id").get<int>();
+  r.cpus = j.value("cpus", "");
+  r.cpu_count = j.value("cpu_count", 0);
+  r.numa_nodes.clear();
+  if (j.contains("numa_nodes")) j.at("numa_nodes").get_to(r.numa_nodes);
+}
+
+void to_json(json& j, const SlurmRun& s) {
+  j = json{{"job_id", s.job_id}};
+  // Only what Slurm said: a batch shell has no step, a job may have no partition name.
+  if (!s.step_id.empty()) j["step_id"] = s.step_id;
+  if (!s.nodelist.empty()) j["nodelist"] = s.nodelist;
+  if (!s.tasks_per_node.empty()) j["tasks_per_node"] = s.tasks_per_node;
+  if (!s.partition.empty()) j["partition"] = s.partition;
+}
+
+void from_json(const json& j, SlurmRun& s) {
+  j.at("job_id").get_to(s.job_id);
+  s.step_id = j.value("step_id", "");
+  s.nodelist = j.value("nodelist", "");
+  s.tasks_per_node = j.value("tasks_per_node", "");
+  s.partition = j.value("partition", "");
 }
 
 void to_json(json& j, const Combination& c) {
@@ -135,6 +172,9 @@ void to_json(json& j, const Report& r) {
   // Optional, so that reports without start-up timings stay as they were.
   if (!r.phase_seconds.empty()) j["phase_seconds"] = r.phase_seconds;
   if (!r.combinations.empty()) j["combinations"] = r.combinations;
+  if (r.slurm) j["slurm"] = *r.slurm;
+  if (r.interrupted)
+    j["interrupted"] = {{"signal", r.interrupted->signal}, {"name", r.interrupted->name}};
 }
 
 void from_json(const json& j, Report& r) {
@@ -157,6 +197,13 @@ void from_json(const json& j, Report& r) {
   j.at("error").get_to(r.error);
   if (j.contains("phase_seconds")) j.at("phase_seconds").get_to(r.phase_seconds);
   if (j.contains("combinations")) j.at("combinations").get_to(r.combinations);
+  r.slurm.reset();
+  if (j.contains("slurm")) r.slurm = j.at("slurm").get<SlurmRun>();
+  r.interrupted.reset();
+  if (j.contains("interrupted")) {
+    const auto& i = j.at("interrupted");
+    r.interrupted = Interruption{i.at("signal").get<int>(), i.at("name").get<std::string>()};
+  }
 }
 
 namespace {

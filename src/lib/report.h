@@ -3,6 +3,7 @@
 // (results-schema/report.schema.json). Times are UTC ISO 8601 strings, latencies in
 // microseconds, bandwidth in MB/s (10^6 bytes per second, as OSU).
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -58,12 +59,39 @@ struct Series {
   std::vector<Row> rows;
   bool complete = true;                               // false when the run failed inside it
   nlohmann::json details = nlohmann::json::object();  // transport details and counters
+  // Point-to-point only (empty and absent for collectives): the (initiator, partner) rank pairs
+  // that measured, and whether they were all on one node each ("intra"), all across nodes
+  // ("inter") or both ("mixed"). Nodes are told apart by host name.
+  std::vector<std::array<int, 2>> measured_pairs;
+  std::string pair_locality;
 };
 
 struct RankInfo {
   int rank = 0;
   std::string host;
   int pid = 0;
+  // Placement (lib/placement.h). Optional in the JSON so that older reports still read. The
+  // initializers let RankInfo{rank, host, pid} stay warning-free.
+  std::optional<int> node_id{};   // SLURM_NODEID under srun
+  std::optional<int> local_id{};  // the launcher's local rank, else the place among its host's
+  std::string cpus{};             // affinity as a cpulist, "0-3,8"; empty when unknown
+  int cpu_count = 0;              // CPUs in `cpus`
+  std::vector<int> numa_nodes{};  // NUMA nodes holding those CPUs; empty when unknown
+};
+
+// The Slurm job and step a run belongs to: the raw values of Slurm's variables ("" when unset).
+struct SlurmRun {
+  std::string job_id;          // SLURM_JOB_ID
+  std::string step_id;         // SLURM_STEP_ID, inside a step
+  std::string nodelist;        // SLURM_STEP_NODELIST, else SLURM_JOB_NODELIST (compressed)
+  std::string tasks_per_node;  // SLURM_STEP_TASKS_PER_NODE, else SLURM_TASKS_PER_NODE: "2(x3),1"
+  std::string partition;       // SLURM_JOB_PARTITION
+};
+
+// A run ended early by a signal (lib/interrupt.h).
+struct Interruption {
+  int signal = 0;    // e.g. 15
+  std::string name;  // e.g. "SIGTERM"
 };
 
 // One environment combination of `rdzvbench sweep`: what ran, and how it ended.
@@ -88,11 +116,14 @@ struct Report {
   std::string run_id;
   int size = 0;  // number of ranks
   std::vector<RankInfo> ranks;
+  std::optional<SlurmRun> slurm;                   // under Slurm only (SLURM_JOB_ID set)
   HostInfo host;                                   // rank 0's host
   std::map<std::string, std::string> environment;  // captureEnvironment() of rank 0
   std::vector<Series> series;
   bool complete = true;
   std::string error;  // why the run is incomplete; empty when complete
+  // Set when a stop signal ended the run early (complete is then false).
+  std::optional<Interruption> interrupted;
   // Seconds from rank 0's start to the end of each start-up phase it saw: "store" (opened),
   // "ranks" (every rank arrived), "mesh/<transport>" (full mesh connected). Empty with MPI.
   std::map<std::string, double> phase_seconds;
@@ -110,6 +141,8 @@ void to_json(nlohmann::json& j, const Series& s);
 void from_json(const nlohmann::json& j, Series& s);
 void to_json(nlohmann::json& j, const RankInfo& r);
 void from_json(const nlohmann::json& j, RankInfo& r);
+void to_json(nlohmann::json& j, const SlurmRun& s);
+void from_json(const nlohmann::json& j, SlurmRun& s);
 void to_json(nlohmann::json& j, const Combination& c);
 void from_json(const nlohmann::json& j, Combination& c);
 void to_json(nlohmann::json& j, const Report& r);

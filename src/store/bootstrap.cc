@@ -92,6 +92,15 @@ void StoreBootstrap::barrier(const std::string& name, Deadline deadline) {
   waitRanks(name, allRanks(size_), deadline);
 }
 
+Bytes StoreBootstrap::broadcast(const std::string& name, const Bytes& value, Deadline deadline) {
+  if (rank_ == 0) {
+    store_.set(rankKey(name, 0), value);
+    return value;
+  }
+  waitRanks(name, {0}, deadline);
+  return store_.get(rankKey(name, 0), deadline);
+}
+
 void StoreBootstrap::abort(const std::string& message) noexcept {
   try {
     // Only the first failure is published: later ones are usually its echoes.

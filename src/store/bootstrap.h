@@ -25,6 +25,11 @@ class Bootstrap {
   virtual std::vector<Bytes> gather(const std::string& name, const Bytes& mine,
                                     Deadline deadline) = 0;
   virtual void barrier(const std::string& name, Deadline deadline) = 0;
+  // Rank 0's `value` reaches every rank (the others' `value` is ignored). The default is an
+  // allgather; a store sends the others one key instead of every rank's.
+  virtual Bytes broadcast(const std::string& name, const Bytes& value, Deadline deadline) {
+    return allgather(name, value, deadline).at(0);
+  }
   // Tells the other ranks that this one failed, so their waits end naming it. Best effort,
   // never throws.
   virtual void abort(const std::string& message) noexcept = 0;
@@ -50,6 +55,7 @@ class StoreBootstrap : public Bootstrap {
                                Deadline deadline) override;
   std::vector<Bytes> gather(const std::string& name, const Bytes& mine, Deadline deadline) override;
   void barrier(const std::string& name, Deadline deadline) override;
+  Bytes broadcast(const std::string& name, const Bytes& value, Deadline deadline) override;
   void abort(const std::string& message) noexcept override;
   std::string abortNotice() noexcept override;
   std::string describe() const override;
