@@ -149,6 +149,10 @@ std::string defaultOutput() {
   return fmt::format("rdzvbench-{}.json", stamp);
 }
 
+LaunchFlags launchFlags(const RunFlags& f) {
+  return {f.np, f.rank, f.size, f.store, f.bootstrap, f.run_id, f.timeout, f.addr, f.iface};
+}
+
 // Everything that can be checked before a single process is started or socket opened.
 bench::BenchConfig validate(const RunFlags& f) {
   bench::BenchConfig c;
@@ -179,8 +183,6 @@ bench::BenchConfig validate(const RunFlags& f) {
   if (f.repeat < 1 || f.repeat > 1000)
     throwUsage(fmt::format("invalid --repeat {}", f.repeat), "use 1 to 1000 trials of each size");
   c.repeat = f.repeat;
-  if (!(f.timeout > 0) || f.timeout > 86400)
-    throwUsage(fmt::format("invalid --timeout {}", f.timeout), "use a number of seconds > 0");
   c.timeout = f.timeout;
   c.check = f.check;
   if (f.pairs == "off")
@@ -227,23 +229,8 @@ bench::BenchConfig validate(const RunFlags& f) {
       throwUsage(fmt::format("--socket-buffer {} is too large", f.socket_buffer), "use at most 1G");
     c.transport.socket_buffer = static_cast<int>(bytes);
   }
-  if (f.np < 2 || f.np > 1024) throwUsage(fmt::format("invalid --np {}", f.np), "use 2 to 1024");
-  if ((f.rank >= 0) != (f.size >= 0))
-    throwUsage("--rank and --size go together", "give both, or neither");
-  if (f.size >= 0 && (f.size < 2 || f.rank >= f.size))
-    throwUsage(fmt::format("invalid --rank {} --size {}", f.rank, f.size),
-               "point-to-point benchmarks need a size of 2 or more and a rank of 0 .. size-1");
-  if (!f.addr.empty()) transport::tcp::parseIp(f.addr, 0);
-  if (!f.store.empty()) store::parseStoreUri(f.store);  // reject a bad URI before anything starts
-  if (f.bootstrap != "auto" && f.bootstrap != "store" && f.bootstrap != "mpi")
-    throwUsage(fmt::format("invalid --bootstrap \"{}\"", f.bootstrap), "use auto, store or mpi");
+  validateLaunchFlags(launchFlags(f));
   return c;
-}
-
-std::string hostName() {
-  char host[256] = {};
-  gethostname(host, sizeof host - 1);
-  return host;
 }
 
 // Progress of a long sweep on stderr: one line rewritten in place on a terminal; plain
@@ -335,15 +322,8 @@ int runRank(const bench::BenchConfig& config, const RunFlags& flags, store::Boot
   try {
     auto deadline = Deadline::afterSeconds(config.timeout);
     auto env = store::processEnv();
-    RankInfo me;
-    me.rank = rank;
-    me.host = hostName();
-    me.pid = static_cast<int>(getpid());
-    capturePlacement(me, env, launcher, affinityCpus(), flags.sysfs_root);
-    auto infos = bootstrap.allgather("ranks", store::toBytes(nlohmann::json(me).dump()), deadline);
-    for (const auto& bytes : infos)
-      report.ranks.push_back(nlohmann::json::parse(store::toString(bytes)).get<RankInfo>());
-    deriveLocalIds(report.ranks);
+    report.ranks =
+        gatherRanks(bootstrap, describeThisRank(rank, env, launcher, flags.sysfs_root), deadline);
     // Pairs are chosen by node: every rank knows every rank's host now.
     auto run_config = config;
     for (const auto& r : report.ranks) run_config.nodes.push_back(r.host);
@@ -579,8 +559,6 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
     bool want_mpi = std::find(config.transports.begin(), config.transports.end(), "mpi") !=
                     config.transports.end();
     for (const auto& t : config.transports) transport::probeTransport(t, config.transport);
-    LaunchFlags launch{flags->np,     flags->rank,    flags->size, flags->store, flags->bootstrap,
-                       flags->run_id, config.timeout, flags->addr, flags->iface};
     auto local_checks = [&] {
       if (config.pairs == bench::PairMode::Inter)
         throwUsage(
@@ -592,13 +570,16 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
         throwUsage(fmt::format("invalid --root {} for --np {}", flags->root, flags->np),
                    "use a rank of 0 .. np-1");
     };
-    return launchRanks(launch, argv, started, want_mpi, local_checks, [&](RankStart& s) {
-      // mpirun kills its ranks about 2 s after forwarding a signal: stop sooner (interrupt.h).
-      if (s.launcher == "mpirun") interrupt::setGrace(interrupt::kMpirunGraceSeconds);
-      if (!s.store_uri.empty()) config.transport.run_id = s.run_id;
-      return runRank(config, *flags, s.bootstrap, s.launcher, s.store_uri, s.run_id, s.argv,
-                     s.started, std::move(s.phases));
-    });
+    return launchRanks(launchFlags(*flags), argv, started, want_mpi, local_checks,
+                       [&](RankStart& s) {
+                         // mpirun kills its ranks about 2 s after forwarding a signal: stop sooner
+                         // (interrupt.h).
+                         if (s.launcher == "mpirun")
+                           interrupt::setGrace(interrupt::kMpirunGraceSeconds);
+                         if (!s.store_uri.empty()) config.transport.run_id = s.run_id;
+                         return runRank(config, *flags, s.bootstrap, s.launcher, s.store_uri,
+                                        s.run_id, s.argv, s.started, std::move(s.phases));
+                       });
   };
 }
 

@@ -16,6 +16,7 @@
 #include "cli/commands.h"
 #include "cli/launch.h"
 #include "lib/error.h"
+#include "lib/placement.h"
 #include "lib/size.h"
 #include "lib/sysinfo.h"
 #include "rdzv/build_info.h"
@@ -52,12 +53,6 @@ struct SurveyFlags {
   int gid_index = -1;
   std::string inject_slow;  // test only (hidden): RANK:FACTOR
 };
-
-std::string hostName() {
-  char host[256] = {};
-  gethostname(host, sizeof host - 1);
-  return host;
-}
 
 void parseInjectSlow(const std::string& text, bench::survey::SurveyConfig& c) {
   auto colon = text.find(':');
@@ -244,11 +239,8 @@ int surveyRank(const bench::survey::SurveyConfig& config, const SurveyFlags& fla
   };
   try {
     auto deadline = Deadline::afterSeconds(config.bench.timeout);
-    RankInfo me{rank, hostName(), static_cast<int>(getpid())};
-    std::vector<RankInfo> ranks;
-    for (const auto& bytes :
-         bootstrap.allgather("ranks", store::toBytes(nlohmann::json(me).dump()), deadline))
-      ranks.push_back(nlohmann::json::parse(store::toString(bytes)).get<RankInfo>());
+    auto ranks = gatherRanks(
+        bootstrap, describeThisRank(rank, processEnv(), start.launcher, "/sys"), deadline);
     auto result = bench::survey::runSurvey(config, bootstrap, ranks, events);
     if (terminal) fmt::print(stderr, "\r\033[K");
     if (rank != 0) return 0;

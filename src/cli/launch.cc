@@ -8,6 +8,7 @@
 #include "cli/local_mode.h"
 #include "lib/error.h"
 #include "lib/interrupt.h"
+#include "lib/placement.h"
 #include "rdzv/build_info.h"
 #include "store/bootstrap_choice.h"
 #include "store/launcher.h"
@@ -37,6 +38,16 @@ std::vector<std::string> redactStore(std::vector<std::string> argv, const std::s
 }
 
 }  // namespace
+
+std::vector<RankInfo> gatherRanks(store::Bootstrap& bootstrap, const RankInfo& me,
+                                  Deadline deadline) {
+  std::vector<RankInfo> ranks;
+  for (const auto& bytes :
+       bootstrap.allgather("ranks", store::toBytes(nlohmann::json(me).dump()), deadline))
+    ranks.push_back(nlohmann::json::parse(store::toString(bytes)).get<RankInfo>());
+  deriveLocalIds(ranks);
+  return ranks;
+}
 
 void validateLaunchFlags(const LaunchFlags& f) {
   if (f.np < 2 || f.np > 1024) throwUsage(fmt::format("invalid --np {}", f.np), "use 2 to 1024");

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "lib/clock.h"
+#include "lib/report.h"
 #include "store/bootstrap.h"
 
 namespace rdzv::cli {
@@ -45,6 +46,11 @@ using RankBody = std::function<int(RankStart&)>;
 int launchRanks(const LaunchFlags& flags, const std::vector<std::string>& argv,
                 Clock::time_point started, bool want_mpi, const std::function<void()>& local_checks,
                 const RankBody& body);
+
+// Every rank's RankInfo (placement included, local ids derived), in rank order; each rank
+// passes its own. Collective: every rank calls it.
+std::vector<RankInfo> gatherRanks(store::Bootstrap& bootstrap, const RankInfo& me,
+                                  Deadline deadline);
 
 // Usage errors of the launch flags, before anything starts.
 void validateLaunchFlags(const LaunchFlags& flags);

@@ -16,15 +16,14 @@
 #include "lib/clock.h"
 #include "lib/error.h"
 #include "lib/interrupt.h"
+#include "lib/sysinfo.h"
 #include "store/tcp_store.h"
 
 namespace rdzv::cli {
 namespace {
 
 std::string makeRunId() {
-  char host[256] = {};
-  gethostname(host, sizeof host - 1);
-  return fmt::format("local-{}-{}-{}", host, getpid(), nowNs() % 1000000007);
+  return fmt::format("local-{}-{}-{}", hostName(), getpid(), nowNs() % 1000000007);
 }
 
 // How long ranks may take to stop after a forwarded signal before they are killed: they stop

@@ -1,5 +1,7 @@
 #include "lib/placement.h"
 
+#include <unistd.h>
+
 #include <sched.h>
 
 #include <algorithm>
@@ -145,6 +147,16 @@ void capturePlacement(RankInfo& info, const EnvLookup& env, const std::string& l
   info.cpus = formatCpuList(cpus);
   info.cpu_count = static_cast<int>(cpus.size());
   info.numa_nodes = numaNodesOf(cpus, sysfs_root);
+}
+
+RankInfo describeThisRank(int rank, const EnvLookup& env, const std::string& launcher,
+                          const std::string& sysfs_root) {
+  RankInfo me;
+  me.rank = rank;
+  me.host = hostName();
+  me.pid = static_cast<int>(getpid());
+  capturePlacement(me, env, launcher, affinityCpus(), sysfs_root);
+  return me;
 }
 
 void deriveLocalIds(std::vector<RankInfo>& ranks) {

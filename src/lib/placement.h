@@ -8,12 +8,9 @@
 #include <vector>
 
 #include "lib/report.h"
+#include "lib/sysinfo.h"
 
 namespace rdzv {
-
-// Looks up one environment variable; injected so that tests need not touch the real
-// environment (the same type as store::EnvLookup).
-using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 
 // "0-3,8,10-11": the kernel's cpulist syntax, ascending, duplicates dropped; "" for none.
 std::string formatCpuList(std::vector<int> cpus);
@@ -30,6 +27,10 @@ std::vector<int> numaNodesOf(const std::vector<int>& cpus, const std::string& sy
 // so a local-mode run inside a batch job does not copy the batch shell's SLURM_LOCALID.
 void capturePlacement(RankInfo& info, const EnvLookup& env, const std::string& launcher,
                       const std::vector<int>& cpus, const std::string& sysfs_root);
+
+// This process as rank `rank`: host, pid and the placement above, with its own affinity.
+RankInfo describeThisRank(int rank, const EnvLookup& env, const std::string& launcher,
+                          const std::string& sysfs_root);
 
 // Gives every rank without a local_id its position among the ranks on its host, in rank order.
 void deriveLocalIds(std::vector<RankInfo>& ranks);

@@ -1,7 +1,9 @@
 #pragma once
 // What a report records about the machine and the environment it ran in.
 
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -19,6 +21,15 @@ struct HostInfo {
 
 // Never throws: a field that cannot be read stays empty or zero.
 HostInfo captureHost();
+
+// This host's name (gethostname); "" when it cannot be read.
+std::string hostName();
+
+// Looks up one environment variable; injected so that tests need not touch the real environment.
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+
+// The process environment (getenv).
+EnvLookup processEnv();
 
 // The variables that change interconnect behaviour or describe the launch: every name
 // starting with FI_, RDZV_, SLURM_, OMPI_, PMI, PMIX_, SLINGSHOT_ or CXI_.

@@ -65,14 +65,6 @@ LaunchInfo fromRankSize(const EnvLookup& env, std::string launcher, const std::s
 
 }  // namespace
 
-EnvLookup processEnv() {
-  return [](const std::string& name) -> std::optional<std::string> {
-    const char* value = std::getenv(name.c_str());
-    if (value == nullptr) return std::nullopt;
-    return std::string(value);
-  };
-}
-
 std::optional<LaunchInfo> detectLauncher(const EnvLookup& env) {
   if (lookup(env, "RDZV_RANK")) return fromRankSize(env, "rdzv", "RDZV_RANK", "RDZV_SIZE");
 

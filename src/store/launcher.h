@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 
+#include "lib/sysinfo.h"
+
 namespace rdzv::store {
 
 struct LaunchInfo {
@@ -16,11 +18,8 @@ struct LaunchInfo {
   std::string job_id;   // empty when unknown
 };
 
-// Looks up one environment variable; injected so that tests need not touch the real environment.
-using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
-
-// The process environment (getenv).
-EnvLookup processEnv();
+using rdzv::EnvLookup;
+using rdzv::processEnv;
 
 // The first launcher whose variables are set, in this order: RDZV_RANK/RDZV_SIZE,
 // OMPI_COMM_WORLD_*, SLURM_PROCID/SLURM_NTASKS (only inside a step: a batch script has

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "lib/error.h"
+#include "lib/sysinfo.h"
 #include "store/hash_store.h"
 
 namespace rdzv::store {
@@ -121,9 +122,7 @@ std::string globEscape(const std::string& text) {
 std::string uniqueClientId() {
   std::random_device rd;
   std::uint64_t r = (static_cast<std::uint64_t>(rd()) << 32) | rd();
-  char host[64] = {};
-  gethostname(host, sizeof host - 1);
-  return fmt::format("{}-{}-{:016x}", host, getpid(), r);
+  return fmt::format("{}-{}-{:016x}", hostName(), getpid(), r);
 }
 
 std::string keyList(const std::vector<std::string>& keys) {

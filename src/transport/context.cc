@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "lib/error.h"
+#include "lib/sysinfo.h"
 
 namespace rdzv::transport {
 
@@ -50,8 +51,7 @@ Context::Context(std::unique_ptr<Device> device, store::Bootstrap& bootstrap)
     : device_(std::move(device)), bootstrap_(bootstrap) {}
 
 void Context::connectFullMesh(const std::string& tag, Deadline deadline) {
-  char host[HOST_NAME_MAX + 1] = {};
-  gethostname(host, sizeof host - 1);
+  const std::string host = hostName();
   device_->prepare(rank(), size());
   auto all =
       bootstrap_.allgather(tag + "/rank", encodeEndpoint(host, device_->address()), deadline);

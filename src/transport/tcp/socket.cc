@@ -20,6 +20,7 @@
 #include <fmt/ranges.h>
 
 #include "lib/error.h"
+#include "lib/sysinfo.h"
 
 namespace rdzv::transport::tcp {
 
@@ -103,13 +104,12 @@ SockAddr interfaceAddress(const std::string& name) {
 }
 
 SockAddr hostAddress() {
-  char host[HOST_NAME_MAX + 1] = {};
-  gethostname(host, sizeof host - 1);
+  const std::string host = hostName();
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* result = nullptr;
-  int rc = getaddrinfo(host, nullptr, &hints, &result);
+  int rc = getaddrinfo(host.c_str(), nullptr, &hints, &result);
   if (rc != 0)
     throwRuntime(fmt::format("cannot resolve this host's name \"{}\": {}", host, gai_strerror(rc)),
                  "pass --addr IP or --iface NAME");
