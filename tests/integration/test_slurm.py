@@ -7,8 +7,11 @@ with the fixture's reason when it could not start.
 import glob
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 
 import harness
 
@@ -142,6 +145,66 @@ class Slurm(harness.TestCase):
         self.assertEqual(code, 1, log)
         self.assertIn("REGRESSION", log)
         self.assertTrue(os.path.exists(self.path("ci2/junit.xml")), log)
+
+    def interrupt(self, scancel_args, signum):
+        """Starts a 2-rank srun step with sizes that take a while, waits for its first two rows,
+        runs `scancel *scancel_args` (JOB is replaced by the job id) and checks the ending:
+        every rank gone within 5 s, exit 128 + `signum`, the finished rows kept in a report
+        marked interrupted."""
+        out = self.path("interrupted.json")
+        name = f"rdzv-sig-{os.getpid()}-{signum}"
+        proc = subprocess.Popen(
+            ["srun", "-I30", "--quiet", f"--job-name={name}", "-n", "2", harness.BINARY, "run",
+             "-q", "-b", "latency", "-s", "1:4M", "--min-time", "0.5", "-o", out],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        lines = []
+        reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")),
+                                  daemon=True)
+        reader.start()
+        rows = lambda: [l for l in lines if l.split() and l.split()[0].isdigit()]
+        deadline = time.monotonic() + 60
+        while len(rows()) < 2 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        self.assertGreaterEqual(len(rows()), 2, "".join(lines))
+        job = subprocess.run(["squeue", "-h", "-n", name, "-o", "%i"], capture_output=True,
+                             text=True).stdout.strip()
+        self.assertTrue(job.isdigit(), job)
+        printed = len(rows())
+        subprocess.run(["scancel"] + [a.replace("JOB", job) for a in scancel_args], check=True)
+        start = time.monotonic()
+        try:
+            proc.wait(timeout=30)
+        finally:
+            proc.kill()
+        elapsed = time.monotonic() - start
+        stderr = proc.stderr.read()
+        reader.join(timeout=5)
+        proc.stdout.close()
+        proc.stderr.close()
+        self.assertLess(elapsed, 5, stderr)
+        self.assertEqual(proc.returncode, 128 + signum, stderr)
+        report = harness.validate_report(out)
+        self.assertEqual(report["interrupted"]["signal"], signum)
+        self.assertEqual(report["interrupted"]["name"], signal.Signals(signum).name)
+        self.assertFalse(report["complete"])
+        self.assertGreaterEqual(len(report["series"][0]["rows"]), printed)
+        self.assertEqual(report["slurm"]["job_id"], job)
+        self.assertEqual(report["slurm"]["step_id"], "0")
+        # No rank outlived srun.
+        left = subprocess.run(["pgrep", "-f", out], capture_output=True, text=True).stdout
+        self.assertEqual(left, "")
+
+    def test_scancel_of_the_job_ends_the_step_with_sigterm(self):
+        self.interrupt(["JOB"], signal.SIGTERM)
+
+    def test_sigterm_to_the_step(self):
+        self.interrupt(["--signal=TERM", "JOB.0"], signal.SIGTERM)
+
+    def test_sigint_to_the_step(self):
+        self.interrupt(["--signal=INT", "JOB.0"], signal.SIGINT)
+
+    def test_sigusr1_to_the_step(self):
+        self.interrupt(["--signal=USR1", "JOB.0"], signal.SIGUSR1)
 
     def test_recipe_cxi_env_sweep(self):
         # No cxi here: the recipe runs its machinery (doctor, one srun step per FI_CXI_*
