@@ -7,12 +7,16 @@
 namespace rdzv::store {
 namespace {
 
-BootstrapChoice mpi(std::string launcher, std::string reason, const BootstrapRequest& request) {
+// With MPI the run id scopes no keys; it names the run in the report (--run-id, else the
+// launcher's job id).
+BootstrapChoice mpi(std::string launcher, std::string reason, const BootstrapRequest& request,
+                    const std::optional<LaunchInfo>& launch) {
   BootstrapChoice c;
   c.kind = BootstrapKind::Mpi;
   c.launcher = std::move(launcher);
   c.reason = std::move(reason);
   c.run_id = request.run_id;
+  if (c.run_id.empty() && launch && request.rank < 0) c.run_id = launch->job_id;
   return c;
 }
 
@@ -74,7 +78,7 @@ BootstrapChoice chooseBootstrap(const BootstrapRequest& request,
     return mpi(
         launcher,
         launch && !manual ? "--bootstrap mpi, launched by " + launch->launcher : "--bootstrap mpi",
-        request);
+        request, launch);
   }
   if (!manual && !launch) {
     if (!request.store.empty())
@@ -107,7 +111,7 @@ BootstrapChoice chooseBootstrap(const BootstrapRequest& request,
     return mpi(launcher,
                launch->launcher == "srun" ? "launched by srun, with the mpi transport"
                                           : "launched by " + launch->launcher,
-               request);
+               request, launch);
   } else {
     throwUsage(fmt::format("no store to rendezvous through (launcher: {})", launcher),
                "pass --store tcp://HOST:PORT or file:///shared/dir, or --bootstrap mpi");

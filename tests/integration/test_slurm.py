@@ -55,6 +55,22 @@ def sbatch(recipe, cwd, env, args=(), timeout=300):
 
 
 class Slurm(harness.TestCase):
+    def assertPlacement(self, report, size):
+        """The job and step of the srun step, and where each of its ranks ran."""
+        slurm = report["slurm"]
+        self.assertTrue(slurm["job_id"].isdigit(), slurm)
+        self.assertTrue(slurm["step_id"].isdigit(), slurm)
+        self.assertEqual(report["run_id"], f"{slurm['job_id']}.{slurm['step_id']}")
+        node = os.uname().nodename
+        self.assertEqual((slurm["nodelist"], slurm["partition"], slurm["tasks_per_node"]),
+                         (node, "debug", str(size)))
+        self.assertEqual([r["rank"] for r in report["ranks"]], list(range(size)))
+        for r in report["ranks"]:
+            self.assertEqual((r["host"], r["node_id"]), (node, 0), r)
+            self.assertGreater(r["cpu_count"], 0, r)
+            self.assertTrue(r["cpus"], r)
+        self.assertEqual(sorted(r["local_id"] for r in report["ranks"]), list(range(size)))
+
     def srun(self, srun_args, run_args, timeout=120):
         return harness.run(["run", "-q"] + run_args, timeout=timeout, prefix=SRUN + srun_args)
 
@@ -67,6 +83,7 @@ class Slurm(harness.TestCase):
         self.assertEqual(report["launcher"], "srun")
         self.assertEqual(report["bootstrap"], "mpi")
         self.assertEqual(report["size"], 2)
+        self.assertPlacement(report, 2)
 
     def test_srun_with_no_store(self):
         out = self.path("zero.json")
@@ -75,6 +92,7 @@ class Slurm(harness.TestCase):
         report = self.assertReport(out, [("tcp", "latency"), ("tcp", "bw")], [8, 65536])
         self.assertEqual((report["launcher"], report["bootstrap"]), ("srun", "store"))
         self.assertTrue(report["store"].startswith("tcp://"), report["store"])
+        self.assertPlacement(report, 2)
 
     def test_srun_four_ranks_in_pairs(self):
         out = self.path("pairs.json")
@@ -84,6 +102,10 @@ class Slurm(harness.TestCase):
         report = self.assertReport(out, [("tcp", "bw")], [1024, 65536])
         self.assertEqual(report["size"], 4)
         self.assertTrue(all(row["pairs"] == 2 for row in report["series"][0]["rows"]))
+        self.assertPlacement(report, 4)
+        # One node: both pairs within it.
+        self.assertEqual(report["series"][0]["pair_locality"], "intra")
+        self.assertEqual(report["series"][0]["measured_pairs"], [[0, 2], [1, 3]])
 
     def test_survey_under_srun(self):
         out = self.path("survey.json")
