@@ -101,7 +101,7 @@ TEST(BootstrapChoice, MpiLaunchers) {
     EXPECT_EQ(c.describe(), fmt::format("mpi (launched by {})", name));
     EXPECT_EQ(choose(req("mpi"), env).kind, BootstrapKind::Mpi) << name;
     // The launcher's job id names an MPI run in the report.
-    EXPECT_EQ(choose(req("mpi"), env).run_id, detectLauncher(env)->job_id) << name;
+    EXPECT_EQ(choose(req("mpi"), env).run_id, detectLauncher(envOf(env))->job_id) << name;
     EXPECT_EQ(choose(req("auto", "", true), env).kind, BootstrapKind::Mpi) << name;
     auto s = choose(req("auto", "file:///tmp/x"), env);
     EXPECT_EQ(s.kind, BootstrapKind::Store) << name;
