@@ -206,8 +206,8 @@ void printSummary(const bench::survey::SurveyConfig& config, const bench::survey
     for (const auto& f : m->verdicts.findings) {
       if (outliers++ == 0)
         fmt::print(
-            "outliers (x the median; alone: median over {} passes of x a healthy pair measured "
-            "alone beside it; {:.1f} s):\n",
+            "outliers (x the median; alone: best of {} passes, x the best of a healthy pair "
+            "measured alone beside it; {:.1f} s):\n",
             config.retest_passes, r.retest_seconds);
       fmt::print("  {:<9} {} - {}: {:.2f}x{}, alone {}x: {}\n", metric, p.nodes[f.a].name,
                  p.nodes[f.b].name, f.slowness, f.outlier ? "" : " (re-tested for its node)",
@@ -322,7 +322,7 @@ Action addSurveyCommand(CLI::App& app, const std::vector<std::string>& argv) {
       ->capture_default_str();
   cmd->add_option("--retest-passes", flags->retest_passes,
                   "Times each outlier pair is re-measured alone, each time beside a healthy pair "
-                  "measured alone; the median ratio counts")
+                  "measured alone; the best pass of each side counts")
       ->capture_default_str();
   cmd->add_flag("--fail-on-outliers", flags->fail_on_outliers,
                 "Exit 1 when an outlier is confirmed alone (a slow node or link)");

@@ -163,15 +163,19 @@ Verdicts decide(int nodes, const std::vector<Suspect>& suspects,
         if (!std::isfinite(r.suspect[p])) continue;
         alone.push_back(r.suspect[p]);
         if (std::isfinite(ref)) yardstick.push_back(ref);
-        // Without a reference pair the survey's healthy median is the only yardstick left.
         double by = std::isfinite(ref) ? ref : baseline.median;
         if (by > 0) f.ratios.push_back(r.suspect[p] / by);
       }
     }
-    if (!alone.empty()) f.retest_cost = median(alone);
-    if (!yardstick.empty()) f.reference_cost = median(yardstick);
+    // Noise here only adds time (contention, a wake-up on another core): each side's best
+    // pass is its cost, and interleaving puts both best passes in the same stretch of time.
+    if (!alone.empty()) f.retest_cost = *std::min_element(alone.begin(), alone.end());
+    if (!yardstick.empty())
+      f.reference_cost = *std::min_element(yardstick.begin(), yardstick.end());
+    // Without a reference pair the survey's healthy median is the only yardstick left.
+    double by = std::isfinite(f.reference_cost) ? f.reference_cost : baseline.median;
     // A re-test that could not be measured is not evidence of a fault.
-    if (!f.ratios.empty()) f.retest_slowness = median(f.ratios);
+    if (std::isfinite(f.retest_cost) && by > 0) f.retest_slowness = f.retest_cost / by;
     f.slow_alone = std::isfinite(f.retest_slowness) && f.retest_slowness > baseline.limit;
     f.confirmed = f.outlier && f.slow_alone;
     if (f.slow_alone) {

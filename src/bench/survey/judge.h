@@ -86,10 +86,10 @@ struct Finding {
   int a = 0, b = 0;
   bool outlier = true;  // as Suspect::outlier
   double cost = 0, slowness = 0;
-  double retest_cost = NAN;      // median over the passes of the suspect alone
-  double reference_cost = NAN;   // median over the passes of its reference alone
-  std::vector<double> ratios;    // per pass: suspect alone / reference alone
-  double retest_slowness = NAN;  // median of `ratios`
+  double retest_cost = NAN;      // the suspect's best (lowest-cost) pass alone
+  double reference_cost = NAN;   // its reference's best pass alone
+  std::vector<double> ratios;    // per pass: suspect alone / reference alone (for the report)
+  double retest_slowness = NAN;  // retest_cost / reference_cost (the baseline median without)
   bool slow_alone = false;       // retest_slowness beyond the survey's limit
   bool confirmed = false;        // an outlier in the survey and still slow alone
   // "slow_node", "slow_link", "contention" (an outlier that is not slow alone) or "none" (a
@@ -103,12 +103,15 @@ struct Verdicts {
   std::vector<Finding> findings;  // one per suspect, in findSuspects' order
 };
 
-// Judges each suspect by the median of its per-pass ratios to its reference (the baseline
-// median stands in for a missing reference), against the survey's limit: a ratio needs no
-// absolute time to be comparable between moments. A pair counts against its node n when it is
-// slow alone and either it was an outlier itself or n was an outlier node; a node counted
-// against by at least node_fraction of its partners (and at least one) is slow; a confirmed
-// pair with no slow node is a slow link; an outlier not slow alone was contention.
+// Judges each suspect by its best pass over its reference's best pass, both from the same
+// interleaved passes (the baseline median stands in for a missing reference), against the
+// survey's limit: a ratio of values measured side by side needs no absolute time to be
+// comparable between moments, and the best pass of each side drops the noise, which only
+// ever adds time (on a 2-core VM a blocking pair alone is 3x slower in about 1 measurement
+// in 4, when its ranks wake each other across cores). A pair counts against its node n when
+// it is slow alone and either it was an outlier itself or n was an outlier node; a node
+// counted against by at least node_fraction of its partners (and at least one) is slow; a
+// confirmed pair with no slow node is a slow link; an outlier not slow alone was contention.
 Verdicts decide(int nodes, const std::vector<Suspect>& suspects,
                 const std::vector<bool>& outlier_nodes, const std::vector<RetestPasses>& retests,
                 const Baseline& baseline, const JudgeParams& params);
