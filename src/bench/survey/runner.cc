@@ -292,10 +292,11 @@ SurveyResult runSurvey(const SurveyConfig& config, store::Bootstrap& bootstrap,
   }
   plan = runner.share("survey/plan", plan);
 
-  // Each suspect alone, then its reference alone, pass after pass: the ratio of the two is
-  // measured under the same load at the same moment, which an absolute time is not (it drifts
-  // 2-3x between moments on a shared machine). The order flips each pass so that neither side
-  // always comes first. Ranks outside the measured pair wait blocked in the barrier.
+  // Each suspect alone, then its reference alone, pass after pass: the two are compared from
+  // the same stretch of time, under the same load, which two absolute times from different
+  // moments are not (they drift 2-3x on a shared machine). The order flips each pass so that
+  // neither side always comes first. Ranks outside the measured pair wait blocked in the
+  // barrier (the store's wait), not spinning.
   auto ranksOf = [&](std::size_t a, std::size_t b) {
     return Pair{placement.nodes.at(a).surveyed.front(), placement.nodes.at(b).surveyed.front()};
   };
