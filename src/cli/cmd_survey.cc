@@ -41,7 +41,7 @@ struct SurveyFlags {
   double outlier_mad = 5;
   double outlier_min_pct = 20;
   bool fail_on_outliers = false;
-  int retest_passes = 2;
+  int retest_passes = 3;
   std::string output;
   bool quiet = false;
   std::string progress = "poll";
@@ -190,19 +190,24 @@ void printSummary(const bench::survey::SurveyConfig& config, const bench::survey
   line("latency", config.latency_size, r.latency_us, "us");
   line("bandwidth", config.bandwidth_size, r.bandwidth_mbps, "MB/s");
   int outliers = 0;
+  auto outcome = [](const sv::Finding& f) -> std::string {
+    if (f.cause == "slow_node")
+      return f.outlier ? "confirmed (slow node)" : "slow alone (slow node)";
+    if (f.cause == "slow_link") return "confirmed (slow link)";
+    if (f.cause == "contention") return "gone alone (contention)";
+    return f.slow_alone ? "slow alone, but no outlier in the survey" : "fine alone";
+  };
   for (auto [metric, m] : {std::pair{"latency", &r.latency}, {"bandwidth", &r.bandwidth}}) {
     for (const auto& f : m->verdicts.findings) {
       if (outliers++ == 0)
         fmt::print(
-            "outliers (x the median; re-tested alone, x the reference pairs alone; "
-            "{:.1f} s):\n",
-            r.retest_seconds);
-      fmt::print("  {:<9} {} - {}: {:.2f}x, alone {}x: {}\n", metric, p.nodes[f.a].name,
-                 p.nodes[f.b].name, f.slowness,
+            "outliers (x the median; alone: best of {} passes, x the best of a healthy pair "
+            "measured alone beside it; {:.1f} s):\n",
+            config.retest_passes, r.retest_seconds);
+      fmt::print("  {:<9} {} - {}: {:.2f}x{}, alone {}x: {}\n", metric, p.nodes[f.a].name,
+                 p.nodes[f.b].name, f.slowness, f.outlier ? "" : " (re-tested for its node)",
                  std::isfinite(f.retest_slowness) ? fmt::format("{:.2f}", f.retest_slowness) : "-",
-                 f.confirmed ? fmt::format("confirmed ({})",
-                                           f.cause == "slow_node" ? "slow node" : "slow link")
-                             : "gone alone (contention)");
+                 outcome(f));
     }
   }
   if (outliers == 0) fmt::print("outliers: none\n");
@@ -308,7 +313,8 @@ Action addSurveyCommand(CLI::App& app, const std::vector<std::string>& argv) {
   cmd->add_option("--outlier-min-pct", flags->outlier_min_pct, "...and by more than this %")
       ->capture_default_str();
   cmd->add_option("--retest-passes", flags->retest_passes,
-                  "Times each outlier (and reference) pair is re-measured alone; the best counts")
+                  "Times each outlier pair is re-measured alone, each time beside a healthy pair "
+                  "measured alone; the best pass of each side counts")
       ->capture_default_str();
   cmd->add_flag("--fail-on-outliers", flags->fail_on_outliers,
                 "Exit 1 when an outlier is confirmed alone (a slow node or link)");

@@ -18,9 +18,11 @@ import stores
 
 PLOT = os.path.join(harness.SOURCE_DIR, "scripts", "plot_survey.py")
 
-# Small and short: 64 KiB windows, 30 ms per measurement.
+# Small and short: 64 KiB windows, 30 ms per measurement. Five re-test passes: blocking ranks
+# alone on this 2-core VM are 3x slower in about 1 measurement in 4 (cross-core wake-ups), and
+# a healthy pair looks slow alone only when all of its passes were (docs/DESIGN.md "Survey").
 QUICK = ["--bandwidth-size", "64K", "--latency-iterations", "50", "--bandwidth-iterations", "2",
-         "--min-time", "0.03", "--progress", "epoll", "-q"]
+         "--min-time", "0.03", "--progress", "epoll", "--retest-passes", "5", "-q"]
 
 
 def validate(path):
@@ -59,9 +61,16 @@ class LocalSurvey(harness.TestCase):
             for f in report["judgement"][metric]["findings"]:
                 if f["confirmed"]:
                     self.assertIn(4, f["nodes"], f)
-        # The re-tests are in the report, beside the reference pairs they were judged against.
-        reasons = {t["reason"] for t in report["retests"]}
-        self.assertEqual(reasons, {"suspect", "reference"})
+        # The re-tests are in the report, each pass beside a reference pair that shares no
+        # node with the suspect.
+        self.assertTrue(report["retests"])
+        passes = report["params"]["retest_passes"]
+        for t in report["retests"]:
+            self.assertIsNotNone(t["reference_nodes"], t)
+            self.assertFalse(set(t["nodes"]) & set(t["reference_nodes"]), t)
+            for side in ("suspect", "reference"):
+                self.assertEqual(len(t[side]["latency_us"]), passes, t)
+                self.assertEqual(len(t[side]["bandwidth_mbps"]), passes, t)
         # The heat maps of this report.
         png = self.path("survey.png")
         p = subprocess.run(["/usr/bin/python3", PLOT, self.path("survey.json"), "-o", png],
@@ -79,7 +88,8 @@ class LocalSurvey(harness.TestCase):
                 self.assertIn("verdict: no slow node or link", r.stdout)
                 for metric in ("latency", "bandwidth"):
                     for f in report["judgement"][metric]["findings"]:
-                        self.assertEqual(f["cause"], "contention", f)
+                        self.assertFalse(f["confirmed"], f)
+                        self.assertIn(f["cause"], ("contention", "none"), f)
 
     def test_matrices_are_full_and_symmetric_where_they_should_be(self):
         _, report = self.survey()

@@ -65,6 +65,13 @@ Baseline baselineOf(const Matrix& cost, const JudgeParams& params) {
   return b;
 }
 
+std::vector<bool> outlierNodes(const Matrix& cost, const Baseline& baseline) {
+  std::vector<bool> out;
+  for (double m : nodeMedians(cost))
+    out.push_back(baseline.median > 0 && m / baseline.median > baseline.limit);
+  return out;
+}
+
 std::vector<Suspect> findSuspects(const Matrix& cost, const Baseline& baseline) {
   std::vector<Suspect> out;
   if (!(baseline.median > 0)) return out;
@@ -74,19 +81,20 @@ std::vector<Suspect> findSuspects(const Matrix& cost, const Baseline& baseline) 
       if (!std::isfinite(c)) continue;
       double slowness = c / baseline.median;
       if (slowness > baseline.limit)
-        out.push_back({static_cast<int>(a), static_cast<int>(b), c, slowness});
+        out.push_back({static_cast<int>(a), static_cast<int>(b), c, slowness, true});
     }
-  // A node whose median is an outlier has every pair re-tested, also those that stayed under
-  // the limit in the survey (a slow node hidden by contention in some rounds).
-  auto medians = nodeMedians(cost);
+  // An outlier node has every pair re-tested, also those that stayed under the limit in the
+  // survey: alone they may still show the node slow with nearly every partner.
+  auto slow_median = outlierNodes(cost, baseline);
   for (std::size_t a = 0; a < cost.size(); ++a) {
-    if (!(medians[a] / baseline.median > baseline.limit)) continue;
+    if (!slow_median[a]) continue;
     for (std::size_t b = 0; b < cost.size(); ++b) {
       if (a == b || !std::isfinite(cost[a][b])) continue;
       Pair p{static_cast<int>(std::min(a, b)), static_cast<int>(std::max(a, b))};
       bool known = std::any_of(out.begin(), out.end(),
                                [&](const Suspect& s) { return s.a == p.first && s.b == p.second; });
-      if (!known) out.push_back({p.first, p.second, cost[a][b], cost[a][b] / baseline.median});
+      if (!known)
+        out.push_back({p.first, p.second, cost[a][b], cost[a][b] / baseline.median, false});
     }
   }
   std::stable_sort(out.begin(), out.end(),
@@ -94,75 +102,107 @@ std::vector<Suspect> findSuspects(const Matrix& cost, const Baseline& baseline) 
   return out;
 }
 
-std::vector<Pair> referencePairs(const Matrix& cost, const std::vector<Suspect>& suspects,
-                                 const Baseline& baseline, int count) {
-  std::set<int> touched;
-  std::set<Pair> suspect_pairs;
-  for (const auto& s : suspects) {
-    touched.insert(s.a);
-    touched.insert(s.b);
-    suspect_pairs.insert({s.a, s.b});
-  }
-  std::vector<std::pair<double, Pair>> clean, other;
+Matrix deviation(const Matrix& cost, const Baseline& baseline) {
+  Matrix out(cost.size(), std::vector<double>(cost.size(), NAN));
+  if (!(baseline.median > 0)) return out;
   for (std::size_t a = 0; a < cost.size(); ++a)
-    for (std::size_t b = a + 1; b < cost.size(); ++b) {
-      Pair p{static_cast<int>(a), static_cast<int>(b)};
-      if (!std::isfinite(cost[a][b]) || suspect_pairs.count(p)) continue;
-      auto entry = std::make_pair(std::abs(cost[a][b] - baseline.median), p);
-      (touched.count(p.first) || touched.count(p.second) ? other : clean).push_back(entry);
-    }
-  auto& pool = clean.empty() ? other : clean;
-  std::stable_sort(pool.begin(), pool.end(),
-                   [](const auto& x, const auto& y) { return x.first < y.first; });
-  std::vector<Pair> out;
-  for (const auto& [distance, p] : pool) {
-    if (static_cast<int>(out.size()) >= count) break;
-    out.push_back(p);
-  }
+    for (std::size_t b = 0; b < cost.size(); ++b)
+      if (std::isfinite(cost[a][b])) out[a][b] = std::abs(cost[a][b] / baseline.median - 1);
   return out;
 }
 
+std::optional<Pair> referenceFor(const Pair& suspect, const std::set<Pair>& suspects,
+                                 const Matrix& deviation) {
+  std::set<int> touched;
+  for (const auto& [a, b] : suspects) {
+    touched.insert(a);
+    touched.insert(b);
+  }
+  // Lowest (tier, deviation) wins; tier 0: no suspect's node, 1: none of this suspect's.
+  std::optional<Pair> best;
+  std::pair<int, double> best_key{3, 0};
+  for (std::size_t a = 0; a < deviation.size(); ++a)
+    for (std::size_t b = a + 1; b < deviation.size(); ++b) {
+      Pair p{static_cast<int>(a), static_cast<int>(b)};
+      double d = deviation[a][b];
+      if (!std::isfinite(d) || suspects.count(p)) continue;
+      bool shares = p.first == suspect.first || p.first == suspect.second ||
+                    p.second == suspect.first || p.second == suspect.second;
+      int tier = shares ? 2 : touched.count(p.first) || touched.count(p.second) ? 1 : 0;
+      std::pair<int, double> key{tier, d};
+      if (!best || key < best_key) {
+        best = p;
+        best_key = key;
+      }
+    }
+  return best;
+}
+
 Verdicts decide(int nodes, const std::vector<Suspect>& suspects,
-                const std::vector<double>& retest_cost, double reference_cost,
+                const std::vector<bool>& outlier_nodes, const std::vector<RetestPasses>& retests,
                 const Baseline& baseline, const JudgeParams& params) {
   Verdicts v;
-  if (!(reference_cost > 0)) reference_cost = baseline.median;
-  std::vector<int> confirmed_pairs(static_cast<std::size_t>(std::max(nodes, 0)), 0);
+  auto outlierNode = [&](int n) {
+    return static_cast<std::size_t>(n) < outlier_nodes.size() &&
+           outlier_nodes[static_cast<std::size_t>(n)];
+  };
+  std::vector<int> against(static_cast<std::size_t>(std::max(nodes, 0)), 0);
   for (std::size_t i = 0; i < suspects.size(); ++i) {
     const auto& s = suspects[i];
     Finding f;
     f.a = s.a;
     f.b = s.b;
+    f.outlier = s.outlier;
     f.cost = s.cost;
     f.slowness = s.slowness;
-    f.retest_cost = i < retest_cost.size() ? retest_cost[i] : NAN;
-    f.retest_slowness = f.retest_cost / reference_cost;
+    std::vector<double> alone, yardstick;
+    if (i < retests.size()) {
+      const auto& r = retests[i];
+      for (std::size_t p = 0; p < r.suspect.size(); ++p) {
+        double ref = p < r.reference.size() ? r.reference[p] : NAN;
+        if (!std::isfinite(r.suspect[p])) continue;
+        alone.push_back(r.suspect[p]);
+        if (std::isfinite(ref)) yardstick.push_back(ref);
+        double by = std::isfinite(ref) ? ref : baseline.median;
+        if (by > 0) f.ratios.push_back(r.suspect[p] / by);
+      }
+    }
+    // Noise here only adds time (contention, a wake-up on another core): each side's best
+    // pass is its cost, and interleaving puts both best passes in the same stretch of time.
+    if (!alone.empty()) f.retest_cost = *std::min_element(alone.begin(), alone.end());
+    if (!yardstick.empty())
+      f.reference_cost = *std::min_element(yardstick.begin(), yardstick.end());
+    // Without a reference pair the survey's healthy median is the only yardstick left.
+    double by = std::isfinite(f.reference_cost) ? f.reference_cost : baseline.median;
     // A re-test that could not be measured is not evidence of a fault.
-    f.confirmed = std::isfinite(f.retest_slowness) && f.retest_slowness > baseline.limit;
-    if (f.confirmed) {
-      ++confirmed_pairs[static_cast<std::size_t>(s.a)];
-      ++confirmed_pairs[static_cast<std::size_t>(s.b)];
+    if (std::isfinite(f.retest_cost) && by > 0) f.retest_slowness = f.retest_cost / by;
+    f.slow_alone = std::isfinite(f.retest_slowness) && f.retest_slowness > baseline.limit;
+    f.confirmed = f.outlier && f.slow_alone;
+    if (f.slow_alone) {
+      if (f.outlier || outlierNode(f.a)) ++against[static_cast<std::size_t>(f.a)];
+      if (f.outlier || outlierNode(f.b)) ++against[static_cast<std::size_t>(f.b)];
     }
     v.findings.push_back(f);
   }
   const int partners = nodes - 1;
   const int need = std::max(1, static_cast<int>(std::ceil(params.node_fraction * partners - 1e-9)));
-  std::vector<bool> slow(confirmed_pairs.size(), false);
+  std::vector<bool> slow(against.size(), false);
   // With two nodes there is no telling which end of their one pair is slow.
   if (nodes >= 3)
     for (int n = 0; n < nodes; ++n)
-      if (confirmed_pairs[static_cast<std::size_t>(n)] >= need) {
+      if (against[static_cast<std::size_t>(n)] >= need) {
         slow[static_cast<std::size_t>(n)] = true;
         v.slow_nodes.push_back(n);
       }
   for (auto& f : v.findings) {
-    if (!f.confirmed) {
-      f.cause = "contention";
-    } else if (slow[static_cast<std::size_t>(f.a)] || slow[static_cast<std::size_t>(f.b)]) {
+    if (f.slow_alone &&
+        (slow[static_cast<std::size_t>(f.a)] || slow[static_cast<std::size_t>(f.b)])) {
       f.cause = "slow_node";
-    } else {
+    } else if (f.confirmed) {
       f.cause = "slow_link";
       v.slow_links.push_back({f.a, f.b});
+    } else {
+      f.cause = f.outlier ? "contention" : "none";
     }
   }
   return v;
@@ -174,12 +214,14 @@ void attributeToSlowNodes(const std::vector<Verdicts*>& metrics) {
   for (auto* v : metrics) {
     v->slow_links.clear();
     for (auto& f : v->findings) {
-      if (!f.confirmed) continue;
+      if (!f.slow_alone) continue;
       if (slow.count(f.a) || slow.count(f.b)) {
         f.cause = "slow_node";
-      } else {
+      } else if (f.confirmed) {
         f.cause = "slow_link";
         v->slow_links.push_back({f.a, f.b});
+      } else {
+        f.cause = "none";
       }
     }
   }

@@ -7,6 +7,9 @@
 // Every metric is judged as a cost, higher is worse: latency in µs as is, bandwidth as its
 // inverse (time per byte), so "20% worse" means the same thing for both.
 
+#include <cmath>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -53,24 +56,45 @@ struct Suspect {
   int a = 0, b = 0;     // nodes, a < b
   double cost = 0;      // as measured in the survey
   double slowness = 0;  // cost / baseline median
+  // The pair itself was beyond the limit in the survey. False for a pair re-tested only
+  // because one of its nodes' median was: it may help name that node, never itself.
+  bool outlier = true;
 };
-// The outlier pairs, and every pair of a node whose median over its partners is an outlier,
-// slowest first.
+// Per node: its median over its partners / the baseline median is beyond the limit.
+std::vector<bool> outlierNodes(const Matrix& cost, const Baseline& baseline);
+// The outlier pairs, and every pair of an outlier node, slowest first.
 std::vector<Suspect> findSuspects(const Matrix& cost, const Baseline& baseline);
 
-// Up to `count` healthy pairs to re-measure alone beside the suspects, so the re-tests are
-// judged against pairs measured the same way: pairs no suspect's node is part of (any
-// non-suspect pair when there are none), nearest the median first.
-std::vector<Pair> referencePairs(const Matrix& cost, const std::vector<Suspect>& suspects,
-                                 const Baseline& baseline, int count);
+// How far each pair strays from healthy: |cost / baseline median - 1|, NaN where unmeasured.
+Matrix deviation(const Matrix& cost, const Baseline& baseline);
+
+// The healthy pair re-measured alone beside `suspect`, pass after pass, as its yardstick:
+// never a pair in `suspects`; preferably sharing no node with `suspect` (its own slow node
+// would slow the yardstick too) and then none with any suspect; nearest healthy
+// (`deviation`, elementwise the worst of the metrics) first. None when every pair is a suspect.
+std::optional<Pair> referenceFor(const Pair& suspect, const std::set<Pair>& suspects,
+                                 const Matrix& deviation);
+
+// Suspect i re-measured alone: in each pass, its cost and its reference pair's cost measured
+// right beside it (NaN reference: there was none).
+struct RetestPasses {
+  std::vector<double> suspect, reference;
+};
 
 // One suspect after its re-test.
 struct Finding {
   int a = 0, b = 0;
+  bool outlier = true;  // as Suspect::outlier
   double cost = 0, slowness = 0;
-  double retest_cost = 0, retest_slowness = 0;  // re-measured alone, / the reference pairs
-  bool confirmed = false;                       // still an outlier alone
-  std::string cause;                            // "slow_node", "slow_link" or "contention"
+  double retest_cost = NAN;      // the suspect's best (lowest-cost) pass alone
+  double reference_cost = NAN;   // its reference's best pass alone
+  std::vector<double> ratios;    // per pass: suspect alone / reference alone (for the report)
+  double retest_slowness = NAN;  // retest_cost / reference_cost (the baseline median without)
+  bool slow_alone = false;       // retest_slowness beyond the survey's limit
+  bool confirmed = false;        // an outlier in the survey and still slow alone
+  // "slow_node", "slow_link", "contention" (an outlier that is not slow alone) or "none" (a
+  // pair re-tested for its node that is not part of a slow node).
+  std::string cause;
 };
 
 struct Verdicts {
@@ -79,17 +103,22 @@ struct Verdicts {
   std::vector<Finding> findings;  // one per suspect, in findSuspects' order
 };
 
-// `retest_cost[i]` is suspect i re-measured alone; `reference_cost` the median cost of the
-// reference pairs re-measured alone (the baseline median when there were none). A node is
-// slow when at least node_fraction of its partners (and at least one) form confirmed outlier
-// pairs with it; a confirmed pair with no slow node is a slow link; an outlier that is not
-// one any more alone was contention.
+// Judges each suspect by its best pass over its reference's best pass, both from the same
+// interleaved passes (the baseline median stands in for a missing reference), against the
+// survey's limit: a ratio of values measured side by side needs no absolute time to be
+// comparable between moments, and the best pass of each side drops the noise, which only
+// ever adds time (on a 2-core VM a blocking pair alone is 3x slower in about 1 measurement
+// in 4, when its ranks wake each other across cores). A pair counts against its node n when
+// it is slow alone and either it was an outlier itself or n was an outlier node; a node
+// counted against by at least node_fraction of its partners (and at least one) is slow; a
+// confirmed pair with no slow node is a slow link; an outlier not slow alone was contention.
 Verdicts decide(int nodes, const std::vector<Suspect>& suspects,
-                const std::vector<double>& retest_cost, double reference_cost,
+                const std::vector<bool>& outlier_nodes, const std::vector<RetestPasses>& retests,
                 const Baseline& baseline, const JudgeParams& params);
 
 // Several metrics judged on one survey: a node that is slow in one of them is not fine in the
-// others, so their confirmed pairs with it become its (cause "slow_node"), not slow links.
+// others, so their confirmed pairs with it become its (cause "slow_node"), not slow links, and
+// so do their slow-alone pairs re-tested for it.
 void attributeToSlowNodes(const std::vector<Verdicts*>& metrics);
 
 }  // namespace rdzv::bench::survey

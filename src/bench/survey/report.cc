@@ -35,27 +35,40 @@ json matrixJson(const MeasuredMatrix& m) {
 // A metric's values in its own unit: bandwidth costs are 1 / MB/s.
 double shown(bool bandwidth, double cost) { return bandwidth ? 1 / cost : cost; }
 
-json judgementJson(const MetricResult& m, bool bandwidth, const Placement& p) {
+json judgementJson(const MetricResult& m, bool bandwidth, const Placement& p,
+                   const std::vector<Retest>& retests) {
   json findings = json::array();
-  for (const auto& f : m.verdicts.findings)
+  for (const auto& f : m.verdicts.findings) {
+    json reference = nullptr;
+    for (const auto& r : retests)
+      if (r.nodes == Pair{f.a, f.b} && r.reference_nodes)
+        reference = {r.reference_nodes->first, r.reference_nodes->second};
+    json ratios = json::array();
+    for (double v : f.ratios) ratios.push_back(number(v));
     findings.push_back({{"nodes", {f.a, f.b}},
                         {"node_names", {p.nodes[f.a].name, p.nodes[f.b].name}},
+                        {"outlier", f.outlier},
                         {"value", number(shown(bandwidth, f.cost))},
                         {"slowness", number(f.slowness)},
+                        {"reference", reference},
                         {"retest_value", number(shown(bandwidth, f.retest_cost))},
+                        {"reference_value", number(shown(bandwidth, f.reference_cost))},
+                        {"retest_ratios", ratios},
                         {"retest_slowness", number(f.retest_slowness)},
+                        {"slow_alone", f.slow_alone},
                         {"confirmed", f.confirmed},
                         {"cause", f.cause}});
-  json references = json::array();
-  for (const auto& [a, b] : m.references) references.push_back({a, b});
+  }
+  json outlier_nodes = json::array();
+  for (std::size_t n = 0; n < m.outlier_nodes.size(); ++n)
+    if (m.outlier_nodes[n]) outlier_nodes.push_back(n);
   json links = json::array();
   for (const auto& [a, b] : m.verdicts.slow_links) links.push_back({a, b});
   return {{"unit", bandwidth ? "MB/s" : "us"},
           {"baseline", number(shown(bandwidth, m.baseline.median))},
           {"spread_pct", number(100 * m.baseline.spread / m.baseline.median)},
           {"limit", number(m.baseline.limit)},
-          {"references", references},
-          {"reference_value", number(shown(bandwidth, m.reference_cost))},
+          {"outlier_nodes", outlier_nodes},
           {"findings", findings},
           {"slow_nodes", m.verdicts.slow_nodes},
           {"slow_links", links}};
@@ -137,17 +150,30 @@ void addSurvey(json& report, const SurveyConfig& config, const SurveyResult& res
                           {"bandwidth_mbps", statsJson(rowStats(result.bandwidth.cost, n, true))}});
   report["node_stats"] = node_stats;
 
+  auto alone = [](const Alone& a) {
+    json latency = json::array(), bandwidth = json::array();
+    for (double v : a.latency_us) latency.push_back(number(v));
+    for (const auto& [first, second] : a.bandwidth_mbps)
+      bandwidth.push_back({number(first), number(second)});
+    return json{{"latency_us", latency}, {"bandwidth_mbps", bandwidth}};
+  };
   json retests = json::array();
-  for (const auto& r : result.retests)
-    retests.push_back(
-        {{"nodes", {r.nodes.first, r.nodes.second}},
-         {"ranks", {r.ranks.first, r.ranks.second}},
-         {"reason", r.reason},
-         {"latency_us", number(r.latency_us)},
-         {"bandwidth_mbps", {number(r.bandwidth_mbps[0]), number(r.bandwidth_mbps[1])}}});
+  for (const auto& r : result.retests) {
+    json item = {{"nodes", {r.nodes.first, r.nodes.second}},
+                 {"ranks", {r.ranks.first, r.ranks.second}},
+                 {"reference_nodes", nullptr},
+                 {"reference_ranks", nullptr},
+                 {"suspect", alone(r.suspect)},
+                 {"reference", alone(r.reference)}};
+    if (r.reference_nodes) {
+      item["reference_nodes"] = {r.reference_nodes->first, r.reference_nodes->second};
+      item["reference_ranks"] = {r.reference_ranks.first, r.reference_ranks.second};
+    }
+    retests.push_back(item);
+  }
   report["retests"] = retests;
-  report["judgement"] = {{"latency", judgementJson(result.latency, false, p)},
-                         {"bandwidth", judgementJson(result.bandwidth, true, p)}};
+  report["judgement"] = {{"latency", judgementJson(result.latency, false, p, result.retests)},
+                         {"bandwidth", judgementJson(result.bandwidth, true, p, result.retests)}};
   json verdicts = json::array();
   for (const auto& v : namedVerdicts(result)) {
     json names = json::array(), members = json::array();

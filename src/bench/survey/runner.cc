@@ -23,6 +23,7 @@ namespace {
 struct Record {
   std::string what;  // "latency" or "bw"
   int a = 0, b = 0;
+  int slot = 0;  // index of the slot it was measured in
   Measured value;
 };
 
@@ -30,6 +31,7 @@ void to_json(nlohmann::json& j, const Record& r) {
   j = {{"what", r.what},
        {"a", r.a},
        {"b", r.b},
+       {"slot", r.slot},
        {"median", r.value.median},
        {"spread", r.value.spread}};
 }
@@ -39,6 +41,7 @@ Record recordFrom(const nlohmann::json& j) {
   r.what = j.at("what").get<std::string>();
   r.a = j.at("a").get<int>();
   r.b = j.at("b").get<int>();
+  r.slot = j.at("slot").get<int>();
   // NaN travels as null.
   r.value.median = j.at("median").is_number() ? j.at("median").get<double>() : NAN;
   r.value.spread = j.at("spread").is_number() ? j.at("spread").get<double>() : NAN;
@@ -96,7 +99,9 @@ class Runner {
         if (phase == 0) {
           config.iterations = config_.latency_iterations;
           auto m = runPointToPointWith(*context_, config, "latency", config_.latency_size, partner);
-          if (initiator) mine.push_back({"latency", me, peer, summarise(std::move(m.samples_us))});
+          if (initiator)
+            mine.push_back(
+                {"latency", me, peer, static_cast<int>(k), summarise(std::move(m.samples_us))});
         } else {
           config.iterations = config_.bandwidth_iterations;
           auto m = runPointToPointWith(*context_, config, "bw", config_.bandwidth_size, partner);
@@ -105,7 +110,7 @@ class Runner {
             std::vector<double> mbps;
             for (double us : m.samples_us)
               if (us > 0) mbps.push_back(static_cast<double>(config_.bandwidth_size) / us);
-            mine.push_back({"bw", me, peer, summarise(std::move(mbps))});
+            mine.push_back({"bw", me, peer, static_cast<int>(k), summarise(std::move(mbps))});
           }
         }
         context_->device().drain(Deadline::afterSeconds(config_.bench.timeout));
@@ -147,31 +152,39 @@ double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-void judge(MetricResult& m, const JudgeParams& params, int references) {
+void judge(MetricResult& m, const JudgeParams& params) {
   m.baseline = baselineOf(m.cost, params);
+  m.outlier_nodes = outlierNodes(m.cost, m.baseline);
   m.suspects = findSuspects(m.cost, m.baseline);
-  if (!m.suspects.empty())
-    m.references = referencePairs(m.cost, m.suspects, m.baseline, references);
 }
 
-// Decides one metric from the re-tests; `cost` gives a re-test's cost of this metric.
+// Decides one metric from the re-tests; `latency` picks its latency or else its bandwidth cost.
 void decideMetric(MetricResult& m, int nodes, const std::vector<Retest>& retests,
-                  const JudgeParams& params, const std::function<double(const Retest&)>& cost) {
-  auto find = [&](const Pair& p) -> const Retest* {
-    for (const auto& r : retests)
-      if (r.nodes == p) return &r;
-    return nullptr;
+                  const JudgeParams& params, bool latency) {
+  auto costs = [&](const Alone& alone, std::size_t passes) {
+    std::vector<double> out(passes, NAN);
+    for (std::size_t p = 0; p < passes; ++p) {
+      if (latency) {
+        if (p < alone.latency_us.size()) out[p] = alone.latency_us[p];
+      } else if (p < alone.bandwidth_mbps.size()) {
+        double low = std::min(alone.bandwidth_mbps[p][0], alone.bandwidth_mbps[p][1]);
+        if (std::isfinite(low) && low > 0) out[p] = 1 / low;
+      }
+    }
+    return out;
   };
-  std::vector<double> reference;
-  for (const auto& p : m.references)
-    if (const auto* r = find(p)) reference.push_back(cost(*r));
-  m.reference_cost = statsOf(reference).count ? statsOf(reference).median : NAN;
-  std::vector<double> retest_cost;
+  std::vector<RetestPasses> passes;
   for (const auto& s : m.suspects) {
-    const auto* r = find({s.a, s.b});
-    retest_cost.push_back(r ? cost(*r) : NAN);
+    RetestPasses rp;
+    for (const auto& r : retests)
+      if (r.nodes == Pair{s.a, s.b}) {
+        auto n = std::max(r.suspect.latency_us.size(), r.suspect.bandwidth_mbps.size());
+        rp.suspect = costs(r.suspect, n);
+        rp.reference = costs(r.reference, n);
+      }
+    passes.push_back(std::move(rp));
   }
-  m.verdicts = decide(nodes, m.suspects, retest_cost, m.reference_cost, m.baseline, params);
+  m.verdicts = decide(nodes, m.suspects, m.outlier_nodes, passes, m.baseline, params);
 }
 
 }  // namespace
@@ -260,65 +273,95 @@ SurveyResult runSurvey(const SurveyConfig& config, store::Bootstrap& bootstrap,
     }
     result.latency.cost = latencyCost(placement, result.latency_us);
     result.bandwidth.cost = bandwidthCost(placement, result.bandwidth_mbps);
-    judge(result.latency, config.judge, config.references);
-    judge(result.bandwidth, config.judge, config.references);
-    std::set<Pair> suspects, references;
-    for (const auto* m : {&result.latency, &result.bandwidth}) {
+    judge(result.latency, config.judge);
+    judge(result.bandwidth, config.judge);
+    // Each suspect pair of either metric gets one reference, healthy in both.
+    std::set<Pair> suspects;
+    for (const auto* m : {&result.latency, &result.bandwidth})
       for (const auto& s : m->suspects) suspects.insert({s.a, s.b});
-      for (const auto& p : m->references) references.insert(p);
+    auto far = deviation(result.latency.cost, result.latency.baseline);
+    auto bw_far = deviation(result.bandwidth.cost, result.bandwidth.baseline);
+    for (std::size_t a = 0; a < far.size(); ++a)
+      for (std::size_t b = 0; b < far.size(); ++b)
+        far[a][b] = std::isnan(bw_far[a][b]) ? NAN : std::max(far[a][b], bw_far[a][b]);
+    for (const auto& p : suspects) {
+      auto ref = referenceFor(p, suspects, far);
+      plan.push_back({p.first, p.second,
+                      ref ? nlohmann::json{ref->first, ref->second} : nlohmann::json(nullptr)});
     }
-    for (const auto& p : suspects) plan.push_back({p.first, p.second, "suspect"});
-    for (const auto& p : references)
-      if (!suspects.count(p)) plan.push_back({p.first, p.second, "reference"});
   }
   plan = runner.share("survey/plan", plan);
 
-  // Each suspect and reference pair alone, with nothing else running.
-  std::vector<std::vector<Pair>> alone;
+  // Each suspect alone, then its reference alone, pass after pass: the two are compared from
+  // the same stretch of time, under the same load, which two absolute times from different
+  // moments are not (they drift 2-3x on a shared machine). The order flips each pass so that
+  // neither side always comes first. Ranks outside the measured pair wait blocked in the
+  // barrier (the store's wait), not spinning.
+  auto ranksOf = [&](std::size_t a, std::size_t b) {
+    return Pair{placement.nodes.at(a).surveyed.front(), placement.nodes.at(b).surveyed.front()};
+  };
   for (const auto& item : plan) {
-    auto a = item[0].get<std::size_t>(), b = item[1].get<std::size_t>();
-    alone.push_back(
-        {{placement.nodes.at(a).surveyed.front(), placement.nodes.at(b).surveyed.front()}});
     Retest r;
+    auto a = item[0].get<std::size_t>(), b = item[1].get<std::size_t>();
     r.nodes = {static_cast<int>(a), static_cast<int>(b)};
-    r.ranks = alone.back().front();
-    r.reason = item[2].get<std::string>();
+    r.ranks = ranksOf(a, b);
+    if (!item[2].is_null()) {
+      auto c = item[2][0].get<std::size_t>(), d = item[2][1].get<std::size_t>();
+      r.reference_nodes = Pair{static_cast<int>(c), static_cast<int>(d)};
+      r.reference_ranks = ranksOf(c, d);
+    }
     result.retests.push_back(r);
   }
-  // Further passes over the same pairs, after all of them: a fault is slow in every pass, a
-  // passing disturbance (or, oversubscribed, two ranks sharing a core) rarely in all.
-  const auto one_pass = alone.size();
-  for (int pass = 1; pass < config.retest_passes; ++pass)
-    for (std::size_t i = 0; i < one_pass; ++i) alone.push_back(alone[i]);
+  struct SlotOf {
+    std::size_t retest;
+    std::size_t pass;
+    bool reference;
+  };
+  std::vector<std::vector<Pair>> alone;
+  std::vector<SlotOf> slot_of;
+  for (int pass = 0; pass < config.retest_passes; ++pass)
+    for (std::size_t i = 0; i < result.retests.size(); ++i) {
+      const auto& r = result.retests[i];
+      std::vector<bool> order{false};
+      if (r.reference_nodes)
+        order = pass % 2 == 0 ? std::vector{false, true} : std::vector{true, false};
+      for (bool reference : order) {
+        alone.push_back({reference ? r.reference_ranks : r.ranks});
+        slot_of.push_back({i, static_cast<std::size_t>(pass), reference});
+      }
+    }
   start = Clock::now();
   auto retested = runner.gather("retest/result", runner.measure(alone, "retest", [&](int k) {
-    const auto& r = result.retests[static_cast<std::size_t>(k) % one_pass];
-    return fmt::format("re-test {} {}-{}", r.reason, r.ranks.first, r.ranks.second);
+    const auto& s = slot_of[static_cast<std::size_t>(k)];
+    const auto& r = result.retests[s.retest];
+    auto pair = s.reference ? r.reference_ranks : r.ranks;
+    return fmt::format("re-test pass {} {} {}-{}", s.pass + 1,
+                       s.reference ? "reference" : "suspect", pair.first, pair.second);
   }));
   result.retest_seconds = secondsSince(start);
   // No rank may close its connections while a partner still waits on them.
   bootstrap.barrier("survey/done", Deadline::afterSeconds(config.bench.timeout));
   if (bootstrap.rank() != 0) return result;
 
-  // The best pass of each: confirmed means slow in every pass.
-  auto least = [](double& to, double v) { to = std::isnan(to) ? v : std::min(to, v); };
-  auto most = [](double& to, double v) { to = std::isnan(to) ? v : std::max(to, v); };
+  const auto passes = static_cast<std::size_t>(config.retest_passes);
   for (auto& r : result.retests)
-    for (const auto& rec : retested) {
-      if (rec.what == "latency" && rec.a == r.ranks.first && rec.b == r.ranks.second)
-        least(r.latency_us, rec.value.median);
-      if (rec.what == "bw" && rec.a == r.ranks.first && rec.b == r.ranks.second)
-        most(r.bandwidth_mbps[0], rec.value.median);
-      if (rec.what == "bw" && rec.a == r.ranks.second && rec.b == r.ranks.first)
-        most(r.bandwidth_mbps[1], rec.value.median);
+    for (auto* side : {&r.suspect, &r.reference}) {
+      side->latency_us.assign(passes, NAN);
+      side->bandwidth_mbps.assign(passes, {NAN, NAN});
     }
+  for (const auto& rec : retested) {
+    const auto& s = slot_of.at(static_cast<std::size_t>(rec.slot));
+    auto& r = result.retests[s.retest];
+    auto& side = s.reference ? r.reference : r.suspect;
+    auto pair = s.reference ? r.reference_ranks : r.ranks;
+    if (rec.what == "latency")
+      side.latency_us[s.pass] = rec.value.median;
+    else
+      side.bandwidth_mbps[s.pass][rec.a == pair.first ? 0 : 1] = rec.value.median;
+  }
   const int nodes = static_cast<int>(placement.nodes.size());
-  decideMetric(result.latency, nodes, result.retests, config.judge,
-               [](const Retest& r) { return r.latency_us; });
-  decideMetric(result.bandwidth, nodes, result.retests, config.judge, [](const Retest& r) {
-    double low = std::min(r.bandwidth_mbps[0], r.bandwidth_mbps[1]);
-    return std::isfinite(low) && low > 0 ? 1 / low : NAN;
-  });
+  decideMetric(result.latency, nodes, result.retests, config.judge, true);
+  decideMetric(result.bandwidth, nodes, result.retests, config.judge, false);
   attributeToSlowNodes({&result.latency.verdicts, &result.bandwidth.verdicts});
   result.details = runner.device().details();
   return result;

@@ -1,12 +1,15 @@
 #pragma once
 // Runs a survey on this rank: every pair of surveyed ranks measured (latency, then bandwidth
 // each way) in tournament rounds or one pair at a time, the results gathered to rank 0, which
-// judges them; every outlier pair is then re-measured alone beside a few healthy reference
-// pairs, and rank 0 decides the verdicts.
+// judges them; every suspect pair is then re-measured alone, pass after pass, alternating with
+// a healthy reference pair measured alone right beside it, and rank 0 decides the verdicts
+// from the ratios.
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,8 +34,7 @@ struct SurveyConfig {
   std::string grouping = "auto";           // see placeRanks
   int ranks_per_node = 1;                  // 0: all
   JudgeParams judge;
-  int references = 3;     // healthy pairs re-measured alone as the re-tests' baseline
-  int retest_passes = 2;  // each re-test counts its best pass
+  int retest_passes = 3;  // suspect-and-reference passes; each suspect's median ratio counts
   int inject_rank = -1;   // test only: this rank is made slow by inject_factor (inject.h)
   double inject_factor = 1;
 };
@@ -48,19 +50,26 @@ using MeasuredMatrix = std::vector<std::vector<Measured>>;
 struct MetricResult {
   Matrix cost;  // node x node; bandwidth as µs per MB (1 / MB/s)
   Baseline baseline;
+  std::vector<bool> outlier_nodes;  // see outlierNodes
   std::vector<Suspect> suspects;
-  std::vector<Pair> references;  // node pairs re-measured alone as the re-tests' baseline
-  double reference_cost = NAN;   // their median cost alone
   Verdicts verdicts;
 };
 
-// A node pair re-measured alone: the best of the passes.
+// One pair's values alone, one per re-test pass.
+struct Alone {
+  std::vector<double> latency_us;
+  std::vector<std::array<double, 2>> bandwidth_mbps;  // first rank sending, second rank sending
+};
+
+// A suspect node pair (of either metric) re-measured alone `retest_passes` times, each time
+// beside its reference pair measured alone (suspect then reference, reference then suspect in
+// the next pass, ...).
 struct Retest {
   Pair nodes;
-  Pair ranks;          // the ranks that measured it (each node's first surveyed rank)
-  std::string reason;  // "suspect" or "reference"
-  double latency_us = NAN;
-  double bandwidth_mbps[2] = {NAN, NAN};  // first rank sending, second rank sending
+  Pair ranks;  // the ranks that measured it (each node's first surveyed rank)
+  std::optional<Pair> reference_nodes;
+  Pair reference_ranks{-1, -1};
+  Alone suspect, reference;
 };
 
 struct SurveyResult {
