@@ -119,9 +119,12 @@ class Slurm(harness.TestCase):
 
     def test_two_steps_at_once_in_one_allocation(self):
         # Each step derives its own store port from the job and step ids, so the two
-        # rendezvous never meet. --exact: each step gets its own 2 of the allocation's 4 CPUs.
+        # rendezvous never meet. --exact: each step gets its own 2 of the allocation's 4 CPUs
+        # (Slurm's CPUs: the node has 2 cores). epoll: 4 busy-polling ranks on 2 cores would
+        # take turns by the scheduler's time slice.
         script = " & ".join(
-            f"srun --exact -n 2 {harness.BINARY} run -q -s 8,1K,64K -o {self.path(f'step{i}.json')}"
+            f"srun --exact -n 2 {harness.BINARY} run -q -s 8,1K,64K --progress epoll "
+            f"-o {self.path(f'step{i}.json')}"
             for i in (1, 2)) + " & wait"
         r = subprocess.run(["salloc", "-I30", "-n", "4", "--job-name=rdzv-test", "bash", "-c",
                             script], capture_output=True, text=True, timeout=180)
