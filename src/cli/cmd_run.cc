@@ -19,6 +19,7 @@
 #include "cli/local_mode.h"
 #include "cli/sweep_file.h"
 #include "cli/table.h"
+#include "cli/transport_flags.h"
 #include "lib/error.h"
 #include "lib/interrupt.h"
 #include "lib/placement.h"
@@ -40,6 +41,8 @@ namespace rdzv::cli {
 namespace {
 
 struct RunFlags {
+  LaunchFlags launch;
+  TransportFlags net;
   std::string transports = "tcp";
   std::string benchmarks = "latency,bw";
   std::string sizes = "1:4M";
@@ -50,26 +53,9 @@ struct RunFlags {
   int repeat = 1;
   bool check = false;
   std::string pairs = "off";  // "off": not given; "" (given alone) or "true" (sweep file): auto
-  int np = 2;
-  int rank = -1;
-  int size = -1;
-  std::string store;
-  std::string bootstrap = "auto";
-  std::string run_id;
-  double timeout = 60;
-  std::string addr;
-  std::string iface;
-  std::string progress = "poll";
-  std::string socket_buffer = "0";
   std::string output;
   bool quiet = false;
   std::string config;
-  std::string provider;
-  std::string ofi_mode = "native";
-  std::string ib_device;
-  int ib_port = 1;
-  int gid_index = -1;
-  std::string sysfs_root = "/sys";
   // Collectives.
   std::string algorithms = "all";
   std::string dtype = "float32";
@@ -149,10 +135,6 @@ std::string defaultOutput() {
   return fmt::format("rdzvbench-{}.json", stamp);
 }
 
-LaunchFlags launchFlags(const RunFlags& f) {
-  return {f.np, f.rank, f.size, f.store, f.bootstrap, f.run_id, f.timeout, f.addr, f.iface};
-}
-
 // Everything that can be checked before a single process is started or socket opened.
 bench::BenchConfig validate(const RunFlags& f) {
   bench::BenchConfig c;
@@ -167,7 +149,7 @@ bench::BenchConfig validate(const RunFlags& f) {
   bench::requireAlgorithms(c.benchmarks, c.algorithms, builtin_transport);
   c.dtype = transport::parseDataType(f.dtype);
   c.op = transport::parseReduceOp(f.op);
-  if (f.root < 0 || (f.size >= 0 && f.root >= f.size))
+  if (f.root < 0 || (f.launch.size >= 0 && f.root >= f.launch.size))
     throwUsage(fmt::format("invalid --root {}", f.root), "use a rank of 0 .. size-1");
   c.root = f.root;
   c.inject_corruption = f.inject_corruption;
@@ -183,7 +165,7 @@ bench::BenchConfig validate(const RunFlags& f) {
   if (f.repeat < 1 || f.repeat > 1000)
     throwUsage(fmt::format("invalid --repeat {}", f.repeat), "use 1 to 1000 trials of each size");
   c.repeat = f.repeat;
-  c.timeout = f.timeout;
+  c.timeout = f.launch.timeout;
   c.check = f.check;
   if (f.pairs == "off")
     c.pairs = bench::PairMode::First;
@@ -201,35 +183,8 @@ bench::BenchConfig validate(const RunFlags& f) {
   for (const auto& p : c.protocols)
     c.transport.max_first_frame =
         std::max({c.transport.max_first_frame, p.switchPoint(), p.rdzv_eager_size, p.inject_size});
-  c.transport.addr = f.addr;
-  c.transport.provider = f.provider;
-  c.transport.sysfs_root = f.sysfs_root;
-  if (f.ofi_mode != "native" && f.ofi_mode != "engine")
-    throwUsage(fmt::format("invalid --ofi-mode \"{}\"", f.ofi_mode), "use native or engine");
-  c.transport.ofi_mode = f.ofi_mode;
-  c.transport.timeout = f.timeout;
-  c.transport.iface = f.iface;
-  if (f.ib_port < 1 || f.ib_port > 255)
-    throwUsage(fmt::format("invalid --ib-port {}", f.ib_port), "ports are numbered from 1");
-  if (f.gid_index < -1 || f.gid_index > 255)
-    throwUsage(fmt::format("invalid --gid-index {}", f.gid_index),
-               "use a GID table index from 0 to 255 (`show_gids` lists them), or -1 to choose");
-  c.transport.ib_device = f.ib_device;
-  c.transport.ib_port = f.ib_port;
-  c.transport.gid_index = f.gid_index;
-  if (f.progress == "poll")
-    c.transport.progress = transport::ProgressMode::Poll;
-  else if (f.progress == "epoll")
-    c.transport.progress = transport::ProgressMode::Epoll;
-  else
-    throwUsage(fmt::format("invalid --progress \"{}\"", f.progress), "use poll or epoll");
-  if (f.socket_buffer != "0") {
-    auto bytes = parseSize(f.socket_buffer);
-    if (bytes > (1u << 30))
-      throwUsage(fmt::format("--socket-buffer {} is too large", f.socket_buffer), "use at most 1G");
-    c.transport.socket_buffer = static_cast<int>(bytes);
-  }
-  validateLaunchFlags(launchFlags(f));
+  applyTransportFlags(f.net, f.launch, c.transport);
+  validateLaunchFlags(f.launch);
   return c;
 }
 
@@ -322,8 +277,8 @@ int runRank(const bench::BenchConfig& config, const RunFlags& flags, store::Boot
   try {
     auto deadline = Deadline::afterSeconds(config.timeout);
     auto env = store::processEnv();
-    report.ranks =
-        gatherRanks(bootstrap, describeThisRank(rank, env, launcher, flags.sysfs_root), deadline);
+    report.ranks = gatherRanks(
+        bootstrap, describeThisRank(rank, env, launcher, flags.net.sysfs_root), deadline);
     // Pairs are chosen by node: every rank knows every rank's host now.
     auto run_config = config;
     for (const auto& r : report.ranks) run_config.nodes.push_back(r.host);
@@ -463,58 +418,11 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
                   "pairs within each node; inter: pairs across nodes")
       ->expected(0, 1)
       ->type_name("[intra|inter]");
-  run->add_option("--np", flags->np, "Ranks to start in local mode (no launcher, no store)")
-      ->capture_default_str();
-  run->add_option("--rank", flags->rank, "This process's rank (with --size and --store)");
-  run->add_option("--size", flags->size, "Number of ranks (with --rank and --store)");
-  run->add_option("--store", flags->store,
-                  "Rendezvous store: tcp://host:port (rank 0 serves it), file:///dir, "
-                  "redis://[:password@]host:port[/db], hash:")
-      ->envname("RDZV_STORE");
-  run->add_option("--bootstrap", flags->bootstrap,
-                  "auto, store, or mpi (MPI_Init and MPI_Allgather of addresses). auto: local "
-                  "mode with no launcher; under srun with no --store, a tcp store rank 0 serves "
-                  "on the step's first node (MPI with -t mpi); MPI under other launchers")
-      ->capture_default_str();
-  run->add_option("--run-id", flags->run_id,
-                  "Scopes this run's keys in a shared store; every rank must agree")
-      ->envname("RDZV_RUN_ID");
-  run->add_option("--timeout", flags->timeout, "Seconds any single wait may take")
-      ->capture_default_str();
-  run->add_option("--addr", flags->addr, "IP address the tcp transport listens on and publishes");
-  run->add_option("--iface", flags->iface, "Interface whose address the tcp transport uses");
-  run->add_option("--progress", flags->progress,
-                  "poll (busy-poll, yields when oversubscribed) or epoll (block)")
-      ->capture_default_str();
-  run->add_option("--socket-buffer", flags->socket_buffer,
-                  "SO_SNDBUF/SO_RCVBUF for tcp sockets, e.g. 4M (0: kernel autotuning)")
-      ->capture_default_str();
+  addLaunchOptions(*run, flags->launch);
+  addTransportOptions(*run, flags->net);
   run->add_option("-o,--output", flags->output,
                   "Report file (default: rdzvbench-<timestamp>.json)");
   run->add_flag("-q,--quiet", flags->quiet, "No progress line on stderr");
-  run->add_option("--provider", flags->provider,
-                  "ofi: libfabric provider (tcp, shm, sockets, cxi…; default: cxi if present, "
-                  "else the first RDM provider); with --iface, the domain (e.g. lo)");
-  run->add_option("--ofi-mode", flags->ofi_mode,
-                  "ofi: native (tagged messages, the provider decides eager or rendezvous) or "
-                  "engine (rdzvbench's protocol engine over fi_send, the Get as fi_read)")
-      ->capture_default_str();
-  run->add_option("--sysfs-root", flags->sysfs_root,
-                  "Where NUMA nodes (for the report's placement) and, for ofi, CXI NICs' "
-                  "telemetry are read")
-      ->capture_default_str();
-  auto* ib = "ibverbs transport";
-  run->add_option("--ib-device", flags->ib_device,
-                  "RDMA device, e.g. mlx5_0 (default: the first with an active --ib-port)")
-      ->group(ib);
-  run->add_option("--ib-port", flags->ib_port, "Port of the RDMA device")
-      ->capture_default_str()
-      ->group(ib);
-  run->add_option("--gid-index", flags->gid_index,
-                  "GID table index (RoCE, or InfiniBand across subnets); -1: none on InfiniBand, "
-                  "the first RoCE v2 IPv4 GID on RoCE")
-      ->capture_default_str()
-      ->group(ib);
   run->add_option("--config", flags->config,
                   "Sweep file (JSON with comments; keys are these flags' long names, e.g. "
                   "configs/thresholds.json); flags given here win");
@@ -566,20 +474,18 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
             "on this host",
             "use --pairs or --pairs intra here, or start the ranks on several nodes with "
             "srun or mpirun");
-      if (flags->root >= flags->np)
-        throwUsage(fmt::format("invalid --root {} for --np {}", flags->root, flags->np),
+      if (flags->root >= flags->launch.np)
+        throwUsage(fmt::format("invalid --root {} for --np {}", flags->root, flags->launch.np),
                    "use a rank of 0 .. np-1");
     };
-    return launchRanks(launchFlags(*flags), argv, started, want_mpi, local_checks,
-                       [&](RankStart& s) {
-                         // mpirun kills its ranks about 2 s after forwarding a signal: stop sooner
-                         // (interrupt.h).
-                         if (s.launcher == "mpirun")
-                           interrupt::setGrace(interrupt::kMpirunGraceSeconds);
-                         if (!s.store_uri.empty()) config.transport.run_id = s.run_id;
-                         return runRank(config, *flags, s.bootstrap, s.launcher, s.store_uri,
-                                        s.run_id, s.argv, s.started, std::move(s.phases));
-                       });
+    return launchRanks(flags->launch, argv, started, want_mpi, local_checks, [&](RankStart& s) {
+      // mpirun kills its ranks about 2 s after forwarding a signal: stop sooner
+      // (interrupt.h).
+      if (s.launcher == "mpirun") interrupt::setGrace(interrupt::kMpirunGraceSeconds);
+      if (!s.store_uri.empty()) config.transport.run_id = s.run_id;
+      return runRank(config, *flags, s.bootstrap, s.launcher, s.store_uri, s.run_id, s.argv,
+                     s.started, std::move(s.phases));
+    });
   };
 }
 

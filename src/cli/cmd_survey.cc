@@ -15,6 +15,7 @@
 #include "bench/survey/runner.h"
 #include "cli/commands.h"
 #include "cli/launch.h"
+#include "cli/transport_flags.h"
 #include "lib/error.h"
 #include "lib/placement.h"
 #include "lib/size.h"
@@ -27,6 +28,7 @@ namespace {
 
 struct SurveyFlags {
   LaunchFlags launch;
+  TransportFlags net;
   std::string transport = "tcp";
   std::string latency_size = "8";
   std::string bandwidth_size = "1M";
@@ -44,13 +46,6 @@ struct SurveyFlags {
   int retest_passes = 3;
   std::string output;
   bool quiet = false;
-  std::string progress = "poll";
-  std::string socket_buffer = "0";
-  std::string provider;
-  std::string ofi_mode = "native";
-  std::string ib_device;
-  int ib_port = 1;
-  int gid_index = -1;
   std::string inject_slow;  // test only (hidden): RANK:FACTOR
 };
 
@@ -134,31 +129,10 @@ bench::survey::SurveyConfig validate(const SurveyFlags& f) {
     throwUsage(fmt::format("invalid --min-time {}", f.min_time), "use 0 to 3600 seconds");
   b.min_time = f.min_time;
   b.timeout = f.launch.timeout;
-  b.transport.timeout = f.launch.timeout;
-  b.transport.addr = f.launch.addr;
-  b.transport.iface = f.launch.iface;
-  b.transport.provider = f.provider;
-  if (f.ofi_mode != "native" && f.ofi_mode != "engine")
-    throwUsage(fmt::format("invalid --ofi-mode \"{}\"", f.ofi_mode), "use native or engine");
-  b.transport.ofi_mode = f.ofi_mode;
-  b.transport.ib_device = f.ib_device;
-  b.transport.ib_port = f.ib_port;
-  b.transport.gid_index = f.gid_index;
+  applyTransportFlags(f.net, f.launch, b.transport);
   b.transport.max_first_frame =
       std::max({b.protocols.front().switchPoint(), b.protocols.front().rdzv_eager_size,
                 b.protocols.front().inject_size});
-  if (f.progress == "poll")
-    b.transport.progress = transport::ProgressMode::Poll;
-  else if (f.progress == "epoll")
-    b.transport.progress = transport::ProgressMode::Epoll;
-  else
-    throwUsage(fmt::format("invalid --progress \"{}\"", f.progress), "use poll or epoll");
-  if (f.socket_buffer != "0") {
-    auto bytes = parseSize(f.socket_buffer);
-    if (bytes > (1u << 30))
-      throwUsage(fmt::format("--socket-buffer {} is too large", f.socket_buffer), "use at most 1G");
-    b.transport.socket_buffer = static_cast<int>(bytes);
-  }
   return c;
 }
 
@@ -245,7 +219,8 @@ int surveyRank(const bench::survey::SurveyConfig& config, const SurveyFlags& fla
   try {
     auto deadline = Deadline::afterSeconds(config.bench.timeout);
     auto ranks = gatherRanks(
-        bootstrap, describeThisRank(rank, processEnv(), start.launcher, "/sys"), deadline);
+        bootstrap, describeThisRank(rank, processEnv(), start.launcher, flags.net.sysfs_root),
+        deadline);
     auto result = bench::survey::runSurvey(config, bootstrap, ranks, events);
     if (terminal) fmt::print(stderr, "\r\033[K");
     if (rank != 0) return 0;
@@ -322,34 +297,8 @@ Action addSurveyCommand(CLI::App& app, const std::vector<std::string>& argv) {
   // partner by pausing after each of its completions (bench/survey/inject.h), so the judging
   // is tested end to end on one machine.
   cmd->add_option("--inject-slow", flags->inject_slow)->group("");
-  auto& l = flags->launch;
-  cmd->add_option("--np", l.np, "Ranks to start in local mode (no launcher, no store)")
-      ->capture_default_str();
-  cmd->add_option("--rank", l.rank, "This process's rank (with --size and --store)");
-  cmd->add_option("--size", l.size, "Number of ranks (with --rank and --store)");
-  cmd->add_option("--store", l.store,
-                  "Rendezvous store: tcp://host:port (rank 0 serves it), file:///dir, "
-                  "redis://[:password@]host:port[/db], hash:")
-      ->envname("RDZV_STORE");
-  cmd->add_option("--bootstrap", l.bootstrap, "auto, store, or mpi")->capture_default_str();
-  cmd->add_option("--run-id", l.run_id, "Scopes this run's keys in a shared store")
-      ->envname("RDZV_RUN_ID");
-  cmd->add_option("--timeout", l.timeout, "Seconds any single wait may take")
-      ->capture_default_str();
-  cmd->add_option("--addr", l.addr, "IP address the tcp transport listens on and publishes");
-  cmd->add_option("--iface", l.iface, "Interface whose address the tcp transport uses");
-  cmd->add_option("--progress", flags->progress,
-                  "poll (busy-poll, yields when oversubscribed) or epoll (block)")
-      ->capture_default_str();
-  cmd->add_option("--socket-buffer", flags->socket_buffer,
-                  "SO_SNDBUF/SO_RCVBUF for tcp sockets (0: kernel autotuning)")
-      ->capture_default_str();
-  cmd->add_option("--provider", flags->provider, "ofi: libfabric provider");
-  cmd->add_option("--ofi-mode", flags->ofi_mode, "ofi: native or engine")->capture_default_str();
-  cmd->add_option("--ib-device", flags->ib_device, "ibverbs: RDMA device");
-  cmd->add_option("--ib-port", flags->ib_port, "ibverbs: port")->capture_default_str();
-  cmd->add_option("--gid-index", flags->gid_index, "ibverbs: GID table index")
-      ->capture_default_str();
+  addLaunchOptions(*cmd, flags->launch);
+  addTransportOptions(*cmd, flags->net);
   cmd->add_option("-o,--output", flags->output,
                   "Report file (default: rdzvbench-survey-<timestamp>.json)");
   cmd->add_flag("-q,--quiet", flags->quiet, "No progress line on stderr");

@@ -49,6 +49,29 @@ std::vector<RankInfo> gatherRanks(store::Bootstrap& bootstrap, const RankInfo& m
   return ranks;
 }
 
+void addLaunchOptions(CLI::App& cmd, LaunchFlags& flags) {
+  cmd.add_option("--np", flags.np, "Ranks to start in local mode (no launcher, no store)")
+      ->capture_default_str();
+  cmd.add_option("--rank", flags.rank, "This process's rank (with --size and --store)");
+  cmd.add_option("--size", flags.size, "Number of ranks (with --rank and --store)");
+  cmd.add_option("--store", flags.store,
+                 "Rendezvous store: tcp://host:port (rank 0 serves it), file:///dir, "
+                 "redis://[:password@]host:port[/db], hash:")
+      ->envname("RDZV_STORE");
+  cmd.add_option("--bootstrap", flags.bootstrap,
+                 "auto, store, or mpi (MPI_Init and MPI_Allgather of addresses). auto: local "
+                 "mode with no launcher; under srun with no --store, a tcp store rank 0 serves "
+                 "on the step's first node (MPI with -t mpi); MPI under other launchers")
+      ->capture_default_str();
+  cmd.add_option("--run-id", flags.run_id,
+                 "Scopes this run's keys in a shared store; every rank must agree")
+      ->envname("RDZV_RUN_ID");
+  cmd.add_option("--timeout", flags.timeout, "Seconds any single wait may take")
+      ->capture_default_str();
+  cmd.add_option("--addr", flags.addr, "IP address the tcp transport listens on and publishes");
+  cmd.add_option("--iface", flags.iface, "Interface whose address the tcp transport uses");
+}
+
 void validateLaunchFlags(const LaunchFlags& f) {
   if (f.np < 2 || f.np > 1024) throwUsage(fmt::format("invalid --np {}", f.np), "use 2 to 1024");
   if ((f.rank >= 0) != (f.size >= 0))

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+
 #include "lib/clock.h"
 #include "lib/report.h"
 #include "store/bootstrap.h"
@@ -51,6 +53,10 @@ int launchRanks(const LaunchFlags& flags, const std::vector<std::string>& argv,
 // passes its own. Collective: every rank calls it.
 std::vector<RankInfo> gatherRanks(store::Bootstrap& bootstrap, const RankInfo& me,
                                   Deadline deadline);
+
+// Registers --np, --rank, --size, --store, --bootstrap, --run-id, --timeout, --addr and --iface
+// on `cmd`.
+void addLaunchOptions(CLI::App& cmd, LaunchFlags& flags);
 
 // Usage errors of the launch flags, before anything starts.
 void validateLaunchFlags(const LaunchFlags& flags);
