@@ -129,12 +129,6 @@ std::vector<std::string> splitList(const std::string& text, const char* what) {
   return out;
 }
 
-std::string defaultOutput() {
-  auto stamp = utcTimestamp();
-  std::replace(stamp.begin(), stamp.end(), ':', '-');
-  return fmt::format("rdzvbench-{}.json", stamp);
-}
-
 // Everything that can be checked before a single process is started or socket opened.
 bench::BenchConfig validate(const RunFlags& f) {
   bench::BenchConfig c;
@@ -220,10 +214,6 @@ class Progress {
   std::int64_t last_;
 };
 
-double secondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
 // Warns when the sweep would likely outlast the Slurm job: Slurm would then end it (SIGTERM at
 // the time limit) and the report would hold only the sizes finished by then. Quiet when squeue
 // is missing, fails or has no figure.
@@ -260,7 +250,7 @@ int runRank(const bench::BenchConfig& config, const RunFlags& flags, store::Boot
   // Only a store bootstrap has start-up phases worth timing; MPI_Init hides them.
   const bool timed = !store_uri.empty();
   if (timed) report.phase_seconds = std::move(phases);
-  auto output = flags.output.empty() ? defaultOutput() : flags.output;
+  auto output = flags.output.empty() ? timestampedFileName("rdzvbench") : flags.output;
   Progress progress(rank == 0 && !flags.quiet, isatty(STDERR_FILENO));
   bench::SweepEvents events;
   events.progress = [&](int k, int n, const std::string& what) { progress.step(k, n, what); };

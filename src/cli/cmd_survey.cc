@@ -136,12 +136,6 @@ bench::survey::SurveyConfig validate(const SurveyFlags& f) {
   return c;
 }
 
-std::string defaultOutput() {
-  auto stamp = utcTimestamp();
-  std::replace(stamp.begin(), stamp.end(), ':', '-');
-  return fmt::format("rdzvbench-survey-{}.json", stamp);
-}
-
 std::string fmtValue(double v) { return std::isfinite(v) ? fmt::format("{:.4g}", v) : "-"; }
 
 // The terminal summary (rank 0).
@@ -228,7 +222,7 @@ int surveyRank(const bench::survey::SurveyConfig& config, const SurveyFlags& fla
     report["host"] = captureHost();
     report["end_time"] = utcTimestamp();
     bench::survey::addSurvey(report, config, result);
-    auto output = flags.output.empty() ? defaultOutput() : flags.output;
+    auto output = flags.output.empty() ? timestampedFileName("rdzvbench-survey") : flags.output;
     writeJsonFile(report, output);
     printSummary(config, result);
     fmt::print("report: {}\n", output);

@@ -153,12 +153,7 @@ int runSweep(const SweepFlags& f, const std::vector<std::string>& argv) {
     doc.erase("env");
   }
   auto combinations = bench::expandAxes(axes);
-  auto output = f.output;
-  if (output.empty()) {
-    auto stamp = utcTimestamp();
-    std::replace(stamp.begin(), stamp.end(), ':', '-');
-    output = fmt::format("rdzvbench-sweep-{}.json", stamp);
-  }
+  auto output = f.output.empty() ? timestampedFileName("rdzvbench-sweep") : f.output;
   fs::path parts = fs::path(output).replace_extension(".parts");
   auto run_config = (parts / "run-config.json").string();
   if (!f.dry_run) {

@@ -22,10 +22,6 @@
 namespace rdzv::cli {
 namespace {
 
-double secondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
 // The command line with the store URI as parseStoreUri shows it (a redis password hidden), for
 // the report.
 std::vector<std::string> redactStore(std::vector<std::string> argv, const std::string& raw,

@@ -15,6 +15,11 @@ inline std::int64_t nowNs() {
       .count();
 }
 
+// Seconds from `start` until now.
+inline double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
 namespace interrupt::detail {
 // When every wait ends (lib/interrupt.h): a stop signal sets it a grace period ahead, so a rank
 // blocked on a peer that already stopped gives up instead of waiting out its full timeout.

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -327,6 +328,12 @@ Report readReport(const std::string& path) {
     throwUsage("invalid report " + quoted(path) + ": " + jsonDetail(e),
                "the file does not follow results-schema/report.schema.json");
   }
+}
+
+std::string timestampedFileName(const std::string& stem) {
+  auto stamp = utcTimestamp();
+  std::replace(stamp.begin(), stamp.end(), ':', '-');
+  return stem + "-" + stamp + ".json";
 }
 
 std::string utcTimestamp() {

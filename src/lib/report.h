@@ -159,4 +159,7 @@ Report readReport(const std::string& path);
 // Current UTC time as "2026-11-23T21:30:00.123Z".
 std::string utcTimestamp();
 
+// "<stem>-<UTC time>.json" with the time's colons as dashes: a default report file name.
+std::string timestampedFileName(const std::string& stem);
+
 }  // namespace rdzv
