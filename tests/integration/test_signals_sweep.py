@@ -14,13 +14,14 @@ import time
 import harness
 from test_signals import STOP_SECONDS, alive, descendants
 
-# Three combinations of about a second each (four sizes of at least 0.25 s).
+# Three combinations of about 1.5 s each (four sizes of at least 0.25 s). The ranks block: spinning
+# ones are slowed down 10x and more when something else runs on the two cores.
 SWEEP = {"transport": ["tcp"], "benchmark": ["latency"], "sizes": "8,64,512,4K",
-         "min-time": 0.25, "env": {"RDZV_TEST_AXIS": ["a", "b", "c"]}}
-# Four local ranks on two cores block rather than spin (test_survey.py); three rounds of three
-# phases of at least 0.3 s each: about 3 s of survey.
+         "min-time": 0.25, "progress": "epoll", "env": {"RDZV_TEST_AXIS": ["a", "b", "c"]}}
+# Four local ranks on two cores block rather than spin (test_survey.py); three rounds of about
+# 1.1 s each (three phases of 0.5 s, the bandwidth ones a little less).
 SURVEY = ["survey", "--np", "4", "--progress", "epoll", "--latency-size", "8",
-          "--bandwidth-size", "64K", "--min-time", "0.3", "-q"]
+          "--bandwidth-size", "64K", "--min-time", "0.5", "-q"]
 
 
 class Stopped(harness.TestCase):
@@ -114,10 +115,12 @@ class SweepStopped(Stopped):
 
 
 class SurveyStopped(Stopped):
-    def survey_stopped(self, sig, send, settle=1.6):
+    def survey_stopped(self, sig, send, settle=1.0):
         out = self.path("survey.json")
         proc = self.spawn(SURVEY + ["-o", out])
-        time.sleep(settle)  # inside the rounds: past start-up, before the last round ends
+        # In start-up or the first round (the ranks then stop after it), at the latest in the
+        # second: 2 or 4 pairs of 6.
+        time.sleep(settle)
         self.assertIsNone(proc.poll(), "the survey ended before the signal")
         code, stdout, stderr = self.stop(proc, sig, send)
         self.assertEqual(code, 128 + sig, stderr)
