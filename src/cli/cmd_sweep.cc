@@ -104,15 +104,11 @@ std::vector<std::string> launchCommand(const SweepFlags& f, const bench::EnvComb
   return argv;
 }
 
-// Passes a stop signal on to a launch's process group. srun answers one SIGINT by printing the
-// step's status and ends the step (SIGINT to the tasks) on a second one within a second.
-void forwardStop(pid_t group, int signal, bool srun) {
-  kill(-group, signal);
-  if (srun && signal == SIGINT) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    kill(-group, signal);
-  }
-}
+// Passes a stop signal on to a launch's process group. srun gets SIGUSR1 instead, the one of
+// the three it forwards to the tasks as it is: it answers SIGTERM (and a second SIGINT) by
+// killing them with SIGKILL, before they can write what they measured, and a first SIGINT
+// only by printing their status.
+void forwardStop(pid_t group, int signal, bool srun) { kill(-group, srun ? SIGUSR1 : signal); }
 
 // Runs one launch; returns its exit code (128 + signal when killed). On a stop signal
 // (interrupt::pending) passes it on and waits for the launch to end, at most kStopSeconds.
