@@ -7,8 +7,8 @@
 #include <fmt/format.h>
 
 #include "bench/collectives/collectives.h"
+#include "bench/stop.h"
 #include "lib/error.h"
-#include "lib/interrupt.h"
 #include "lib/size.h"
 #include "transport/context.h"
 #include "transport/registry.h"
@@ -223,22 +223,14 @@ int runSweep(const BenchConfig& config, store::Bootstrap& bootstrap, Report& rep
             auto measured = collective ? runCollective(context, config, benchmark, algorithm, size)
                                        : runPointToPoint(context, config, benchmark, size);
             device.drain(Deadline::afterSeconds(config.timeout));
-            // The safe point: each rank says whether it got a stop signal, rank 0 decides for all.
-            auto mine = nlohmann::json(measured);
-            mine["stop"] = interrupt::pending();
             auto gathered = bootstrap.gather(fmt::format("{}/result/{}/{}", tag, size, trial),
-                                             store::toBytes(mine.dump()),
+                                             store::toBytes(nlohmann::json(measured).dump()),
                                              Deadline::afterSeconds(config.timeout));
             std::vector<Measurement> all;
-            for (const auto& bytes : gathered) {
-              auto doc = nlohmann::json::parse(store::toString(bytes));
-              all.push_back(doc.get<Measurement>());
-              if (stop == 0) stop = doc.value("stop", 0);
-            }
-            auto decided = bootstrap.broadcast(fmt::format("{}/stop/{}/{}", tag, size, trial),
-                                               store::toBytes(std::to_string(stop)),
-                                               Deadline::afterSeconds(config.timeout));
-            stop = std::atoi(store::toString(decided).c_str());
+            for (const auto& bytes : gathered)
+              all.push_back(nlohmann::json::parse(store::toString(bytes)).get<Measurement>());
+            stop = agreeOnStop(bootstrap, fmt::format("{}/stop/{}/{}", tag, size, trial),
+                               Deadline::afterSeconds(config.timeout));
             if (rank == 0)
               trials.push_back(collective ? aggregateCollective(benchmark, all)
                                           : aggregate(size, all));

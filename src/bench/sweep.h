@@ -34,7 +34,7 @@ Row combineTrials(const std::vector<Row>& trials);
 // Runs the sweep. Rank 0 appends to `report.series` as rows finish, so when a later step
 // throws, what was measured is already in the report (the series under way is marked
 // incomplete). After each size (each trial) the ranks agree whether any of them got a stop
-// signal (lib/interrupt.h); if one did, every rank returns that signal's number there, the
+// signal (bench/stop.h); if one did, every rank returns that signal's number there, the
 // series under way left incomplete. 0 when the sweep ran to its end.
 int runSweep(const BenchConfig& config, store::Bootstrap& bootstrap, Report& report,
              const SweepEvents& events);

@@ -17,6 +17,7 @@
 #include "cli/launch.h"
 #include "cli/transport_flags.h"
 #include "lib/error.h"
+#include "lib/interrupt.h"
 #include "lib/placement.h"
 #include "lib/size.h"
 #include "lib/sysinfo.h"
@@ -217,12 +218,30 @@ int surveyRank(const bench::survey::SurveyConfig& config, const SurveyFlags& fla
         deadline);
     auto result = bench::survey::runSurvey(config, bootstrap, ranks, events);
     if (terminal) fmt::print(stderr, "\r\033[K");
-    if (rank != 0) return 0;
+    const int stopped = result.interrupted;
+    // From the report to the exit: MPI_Finalize may wait for an mpirun that is going away.
+    if (stopped != 0) interrupt::exitAfter(interrupt::kTeardownSeconds, 128 + stopped);
+    if (rank != 0) return stopped != 0 ? 128 + stopped : 0;
     report["ranks"] = ranks;
     report["host"] = captureHost();
     report["end_time"] = utcTimestamp();
+    report["complete"] = stopped == 0;
     bench::survey::addSurvey(report, config, result);
     auto output = flags.output.empty() ? timestampedFileName("rdzvbench-survey") : flags.output;
+    if (stopped != 0) {
+      auto name = interrupt::signalName(stopped);
+      report["interrupted"] = {{"signal", stopped}, {"name", name}};
+      report["error"] = fmt::format(
+          "interrupted by {} (signal {}) after {} of {} pairs{}; no verdicts", name, stopped,
+          result.pairs,
+          result.placement.participants.size() * (result.placement.participants.size() - 1) / 2,
+          result.retests.empty() ? "" : " and part of the re-tests");
+      writeJsonFile(report, output);
+      fmt::print(stderr, "rdzvbench: {}; partial report written to {}\n",
+                 report["error"].get<std::string>(), output);
+      std::fflush(stdout);
+      return 128 + stopped;
+    }
     writeJsonFile(report, output);
     printSummary(config, result);
     fmt::print("report: {}\n", output);
@@ -231,6 +250,15 @@ int surveyRank(const bench::survey::SurveyConfig& config, const SurveyFlags& fla
   } catch (Error& e) {
     if (terminal) fmt::print(stderr, "\r\033[K");
     e.onRank(rank);
+    if (const int signal = interrupt::pending(); signal != 0) {
+      // A wait the stop signal cut short (a measurement longer than the grace period): say
+      // so; main() exits 128 + the signal. Nothing gathered, so no report.
+      interrupt::holdWaits();
+      interrupt::exitAfter(interrupt::kTeardownSeconds, 128 + signal);
+      e = Error(e.kind(), fmt::format("interrupted by {} before the slot under way finished ({})",
+                                      interrupt::signalName(signal), e.what()))
+              .onRank(rank);
+    }
     auto notice = fmt::format("rank {}: {}", rank, e.what());
     bootstrap.abort(notice);
     auto first = bootstrap.abortNotice();
@@ -299,6 +327,8 @@ Action addSurveyCommand(CLI::App& app, const std::vector<std::string>& argv) {
 
   return [flags, argv]() -> int {
     const auto started = Clock::now();
+    // Before any rank or store exists, so that a stop signal never finds the default action.
+    interrupt::install();
     auto config = validate(*flags);
     transport::probeTransport(config.transport, config.bench.transport);
     auto local_checks = [&] {
@@ -308,6 +338,8 @@ Action addSurveyCommand(CLI::App& app, const std::vector<std::string>& argv) {
                    "name a rank of 0 .. np-1");
     };
     return launchRanks(flags->launch, argv, started, false, local_checks, [&](RankStart& s) {
+      // mpirun kills its ranks soon after forwarding a signal: stop sooner (interrupt.h).
+      if (s.launcher == "mpirun") interrupt::setGrace(interrupt::kMpirunGraceSeconds);
       if (!s.store_uri.empty()) config.bench.transport.run_id = s.run_id;
       return surveyRank(config, *flags, s);
     });

@@ -8,9 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <climits>
-#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -25,6 +23,7 @@
 #include "cli/commands.h"
 #include "lib/clock.h"
 #include "lib/error.h"
+#include "lib/interrupt.h"
 #include "lib/report.h"
 
 namespace rdzv::cli {
@@ -42,8 +41,11 @@ struct SweepFlags {
   std::vector<std::string> run_args;
 };
 
-std::atomic<int> g_signal{0};
-extern "C" void onSignal(int sig) { g_signal = sig; }
+// How long a launch may take to end after the stop signal is passed on, before its process
+// group is killed: `rdzvbench run` stops at its next size or gives up the size under way 2 s
+// after the signal (interrupt.h), and in local mode kills ranks still running 4 s after it. So
+// that the sweep too is gone within about 5 s of the signal.
+constexpr double kStopSeconds = 4.5;
 
 nlohmann::json readSweepFile(const std::string& path) {
   std::ifstream in(path);
@@ -102,7 +104,14 @@ std::vector<std::string> launchCommand(const SweepFlags& f, const bench::EnvComb
   return argv;
 }
 
-// Runs one launch; returns its exit code (128 + signal when killed).
+// Passes a stop signal on to a launch's process group. srun gets SIGUSR1 instead, the one of
+// the three it forwards to the tasks as it is: it answers SIGTERM (and a second SIGINT) by
+// killing them with SIGKILL, before they can write what they measured, and a first SIGINT
+// only by printing their status.
+void forwardStop(pid_t group, int signal, bool srun) { kill(-group, srun ? SIGUSR1 : signal); }
+
+// Runs one launch; returns its exit code (128 + signal when killed). On a stop signal
+// (interrupt::pending) passes it on and waits for the launch to end, at most kStopSeconds.
 int launch(const std::vector<std::string>& argv, const bench::EnvCombination& env,
            const std::string& stderr_path, double timeout) {
   pid_t pid = fork();
@@ -120,17 +129,33 @@ int launch(const std::vector<std::string>& argv, const bench::EnvCombination& en
     _exit(127);
   }
   setpgid(pid, pid);
+  const bool srun = fs::path(argv.at(0)).filename() == "srun";
   auto deadline = Deadline::afterSeconds(timeout);
+  int forwarded = 0;
+  auto stop_by = Deadline::afterSeconds(0);
   while (true) {
     int status = 0;
     pid_t done = waitpid(pid, &status, WNOHANG);
     if (done == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    if (g_signal || deadline.expired()) {
+    if (int signal = interrupt::pending(); signal != 0 && forwarded == 0) {
+      forwarded = signal;
+      interrupt::holdWaits();  // the deadlines of this loop must hold
+      forwardStop(pid, signal, srun);
+      stop_by = Deadline::afterSeconds(kStopSeconds);
+    }
+    if (forwarded != 0 && stop_by.expired()) {
+      kill(-pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      std::ofstream(stderr_path, std::ios::app)
+          << fmt::format("rdzvbench sweep: killed, still running {} s after {}\n", kStopSeconds,
+                         interrupt::signalName(forwarded));
+      return 128 + SIGKILL;
+    }
+    if (forwarded == 0 && deadline.expired()) {
       kill(-pid, SIGTERM);
       std::this_thread::sleep_for(std::chrono::seconds(2));
       kill(-pid, SIGKILL);
       waitpid(pid, &status, 0);
-      if (g_signal) return 128 + g_signal;
       std::ofstream(stderr_path, std::ios::app)
           << fmt::format("rdzvbench sweep: stopped after --combination-timeout {} s\n", timeout);
       return static_cast<int>(ErrorKind::Runtime);
@@ -166,10 +191,34 @@ int runSweep(const SweepFlags& f, const std::vector<std::string>& argv) {
   Report merged;
   merged.complete = false;
   merged.start_time = utcTimestamp();
-  std::signal(SIGINT, onSignal);
-  std::signal(SIGTERM, onSignal);
+  interrupt::install();
   int failed = 0;
+  auto update = [&](std::size_t finished) {
+    merged.command_line = argv;
+    merged.end_time = utcTimestamp();
+    merged.complete = failed == 0 && finished == combinations.size();
+    merged.error =
+        failed ? fmt::format("{} of {} combinations failed", failed, finished) : std::string();
+    merged.interrupted.reset();  // a first part's own, when it was stopped
+  };
+  // Ends the sweep on a stop signal: the merged report marked interrupted, exit 128 + signal.
+  auto stop = [&](int signal, std::size_t k) {
+    auto name = interrupt::signalName(signal);
+    update(k);
+    merged.complete = false;
+    merged.interrupted = Interruption{signal, name};
+    merged.error = fmt::format(
+        "interrupted by {} (signal {}) {} combination {} of {}{}; rerun with --resume for the "
+        "rest",
+        name, signal, k < merged.combinations.size() ? "during" : "before", k + 1,
+        combinations.size(), merged.error.empty() ? "" : "; " + merged.error);
+    writeReport(merged, output);
+    fmt::print(stderr, "rdzvbench sweep: {}; partial report {}\n", merged.error, output);
+    return 128 + signal;
+  };
   for (std::size_t k = 0; k < combinations.size(); ++k) {
+    if (!f.dry_run)
+      if (int signal = interrupt::pending(); signal != 0) return stop(signal, k);
     const auto& env = combinations[k];
     auto base = fmt::format("combo-{:03}-{}", k, bench::combinationKey(env));
     auto part = (parts / (base + ".json")).string();
@@ -199,19 +248,23 @@ int runSweep(const SweepFlags& f, const std::vector<std::string>& argv) {
     }
     if (!reused) {
       std::fflush(stdout);
+      // An earlier, incomplete part must not pass for what this launch wrote.
+      std::error_code ec;
+      fs::remove(part, ec);
       int code = launch(command, env, err_path, f.combination_timeout);
-      if (g_signal) {
-        merged.error =
-            fmt::format("interrupted by signal {} during combination {}", g_signal.load(), k + 1);
-        merged.end_time = utcTimestamp();
-        merged.command_line = argv;
-        writeReport(merged, output);
-        fmt::print(stderr,
-                   "rdzvbench sweep: interrupted; partial report {} (rerun with --resume)\n",
-                   output);
-        return 128 + g_signal;
-      }
       record.exit_code = code;
+      if (code != 0 && interrupt::pending() != 0) {
+        // Stopped under way: keep what its report holds (the rows it finished).
+        record.status = "interrupted";
+        record.stderr_tail = tail(err_path, 20);
+        try {
+          if (fs::exists(part)) bench::mergePart(merged, readReport(part), env);
+        } catch (const Error&) {
+          // Not written, or cut short: the combination runs again with --resume anyway.
+        }
+        merged.combinations.push_back(record);
+        return stop(interrupt::pending(), k);
+      }
       if (code == 0) {
         try {
           bench::mergePart(merged, readReport(part), env);
@@ -229,10 +282,7 @@ int runSweep(const SweepFlags& f, const std::vector<std::string>& argv) {
     }
     merged.combinations.push_back(record);
     // Rewritten after every combination: an interrupted sweep still leaves its results.
-    merged.command_line = argv;
-    merged.end_time = utcTimestamp();
-    merged.complete = failed == 0 && k + 1 == combinations.size();
-    merged.error = failed ? fmt::format("{} of {} combinations failed", failed, k + 1) : "";
+    update(k + 1);
     writeReport(merged, output);
   }
   if (f.dry_run) return 0;

@@ -97,7 +97,7 @@ struct Interruption {
 // One environment combination of `rdzvbench sweep`: what ran, and how it ended.
 struct Combination {
   std::map<std::string, std::string> env;
-  std::string status;  // "ok" or "failed"
+  std::string status;  // "ok", "failed", or "interrupted" (a stop signal ended the sweep in it)
   int exit_code = 0;
   std::string stderr_tail;  // the last lines a failed launch printed
   std::string part;         // the launch's own report file

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "bench/p2p.h"
+#include "bench/stop.h"
 #include "bench/survey/inject.h"
 #include "bench/survey/schedule.h"
 #include "lib/error.h"
@@ -71,11 +72,13 @@ class Runner {
                               Deadline::afterSeconds(config_.bench.timeout));
   }
 
-  // Runs each slot's pairs (of ranks) at the same time, slot after slot; returns what this
-  // rank measured as an initiator.
+  // Runs each slot's pairs (of ranks) at the same time, slot after slot, until the ranks
+  // agree on a stop after one (stopped(), slotsRun()); returns what this rank measured as an
+  // initiator.
   std::vector<Record> measure(const std::vector<std::vector<Pair>>& slots, const std::string& tag,
                               const std::function<std::string(int)>& what) {
     std::vector<Record> mine;
+    stop_ = slots_run_ = 0;
     const int me = bootstrap_.rank();
     for (std::size_t k = 0; k < slots.size(); ++k) {
       if (events_.progress && me == 0)
@@ -115,9 +118,18 @@ class Runner {
         }
         context_->device().drain(Deadline::afterSeconds(config_.bench.timeout));
       }
+      slots_run_ = static_cast<int>(k) + 1;
+      stop_ = agreeOnStop(bootstrap_, fmt::format("{}/{}/stop", tag, k),
+                          Deadline::afterSeconds(config_.bench.timeout));
+      if (stop_ != 0) break;
     }
     return mine;
   }
+
+  // The stop signal agreed on in the last measure(), or 0.
+  int stopped() const { return stop_; }
+  // The slots the last measure() finished.
+  int slotsRun() const { return slots_run_; }
 
   // Every rank's records, on rank 0.
   std::vector<Record> gather(const std::string& tag, const std::vector<Record>& mine) {
@@ -146,6 +158,8 @@ class Runner {
   const SurveyEvents& events_;
   std::shared_ptr<Slowdown> slowdown_;
   std::unique_ptr<transport::Context> context_;
+  int stop_ = 0;
+  int slots_run_ = 0;
 };
 
 double secondsSince(Clock::time_point start) {
@@ -253,8 +267,11 @@ SurveyResult runSurvey(const SurveyConfig& config, store::Bootstrap& bootstrap,
                          : fmt::format("round {} of {}", k + 1, slots.size());
   }));
   result.survey_seconds = secondsSince(start);
-  result.rounds = static_cast<int>(slots.size());
-  result.pairs = n * (n - 1) / 2;
+  result.rounds = runner.slotsRun();
+  for (int k = 0; k < result.rounds; ++k)
+    result.pairs += static_cast<int>(slots[static_cast<std::size_t>(k)].size());
+  const int survey_stop = runner.stopped();
+  result.interrupted = survey_stop;
 
   // Rank 0 judges and says what to re-measure.
   nlohmann::json plan = nlohmann::json::array();
@@ -273,6 +290,13 @@ SurveyResult runSurvey(const SurveyConfig& config, store::Bootstrap& bootstrap,
     }
     result.latency.cost = latencyCost(placement, result.latency_us);
     result.bandwidth.cost = bandwidthCost(placement, result.bandwidth_mbps);
+  }
+  const bool every_round = result.rounds == static_cast<int>(slots.size());
+  if (bootstrap.rank() == 0 && !every_round) {
+    // Some pairs unmeasured: a baseline and outliers over the others could name a node slow
+    // only for the partners it happened to have. Nothing is judged.
+    for (auto* m : {&result.latency, &result.bandwidth}) m->baseline = {NAN, NAN, NAN};
+  } else if (bootstrap.rank() == 0) {
     judge(result.latency, config.judge);
     judge(result.bandwidth, config.judge);
     // Each suspect pair of either metric gets one reference, healthy in both.
@@ -285,6 +309,7 @@ SurveyResult runSurvey(const SurveyConfig& config, store::Bootstrap& bootstrap,
       for (std::size_t b = 0; b < far.size(); ++b)
         far[a][b] = std::isnan(bw_far[a][b]) ? NAN : std::max(far[a][b], bw_far[a][b]);
     for (const auto& p : suspects) {
+      if (survey_stop != 0) break;  // stopped: nothing re-tested
       auto ref = referenceFor(p, suspects, far);
       plan.push_back({p.first, p.second,
                       ref ? nlohmann::json{ref->first, ref->second} : nlohmann::json(nullptr)});
@@ -339,6 +364,7 @@ SurveyResult runSurvey(const SurveyConfig& config, store::Bootstrap& bootstrap,
                        s.reference ? "reference" : "suspect", pair.first, pair.second);
   }));
   result.retest_seconds = secondsSince(start);
+  if (survey_stop == 0) result.interrupted = runner.stopped();
   // No rank may close its connections while a partner still waits on them.
   bootstrap.barrier("survey/done", Deadline::afterSeconds(config.bench.timeout));
   if (bootstrap.rank() != 0) return result;
@@ -359,11 +385,14 @@ SurveyResult runSurvey(const SurveyConfig& config, store::Bootstrap& bootstrap,
     else
       side.bandwidth_mbps[s.pass][rec.a == pair.first ? 0 : 1] = rec.value.median;
   }
+  result.details = runner.device().details();
+  // Re-tests cut short or never run decide nothing: a suspect without its passes alone would
+  // read as contention.
+  if (survey_stop != 0 || runner.slotsRun() != static_cast<int>(alone.size())) return result;
   const int nodes = static_cast<int>(placement.nodes.size());
   decideMetric(result.latency, nodes, result.retests, config.judge, true);
   decideMetric(result.bandwidth, nodes, result.retests, config.judge, false);
   attributeToSlowNodes({&result.latency.verdicts, &result.bandwidth.verdicts});
-  result.details = runner.device().details();
   return result;
 }
 

@@ -76,6 +76,10 @@ struct SurveyResult {
   Placement placement;
   int rounds = 0;  // slots that ran: tournament rounds, or pairs with --serial
   int pairs = 0;   // pairs of surveyed ranks measured
+  // The stop signal the ranks agreed on between two slots (bench/stop.h), 0 when the survey
+  // ran to its end. An interrupted survey keeps what it measured and names no verdict: with
+  // the rounds unfinished nothing is judged, with the re-tests unfinished nothing is decided.
+  int interrupted = 0;
   // Participant x participant (Placement::participants order); bandwidth row sends.
   MeasuredMatrix latency_us;
   MeasuredMatrix bandwidth_mbps;
@@ -94,7 +98,8 @@ struct SurveyEvents {
   std::function<void()> connected;
 };
 
-// Every rank calls it with every rank's RankInfo; the result is complete on rank 0 only.
+// Every rank calls it with every rank's RankInfo; the result is complete on rank 0 only (but
+// `interrupted`, `rounds` and `pairs` are the same on every rank).
 SurveyResult runSurvey(const SurveyConfig& config, store::Bootstrap& bootstrap,
                        const std::vector<RankInfo>& ranks, const SurveyEvents& events);
 
