@@ -290,14 +290,9 @@ int runRank(const bench::BenchConfig& config, const RunFlags& flags, store::Boot
       }
       if (report.slurm) warnIfJobEndsFirst(run_config, report.size, report.slurm->job_id);
     }
+    // A stop the ranks agreed on is recorded as each rank's own (bench::agreeOnStop).
     stopped = bench::runSweep(run_config, bootstrap, report, events);
     progress.done();
-    if (stopped != 0) {
-      // A rank without a signal of its own exits as the one that got it; the ranks agreed, so
-      // the last exchanges (the store's goodbyes) keep their deadlines.
-      interrupt::request(stopped);
-      interrupt::holdWaits();
-    }
   } catch (Error& e) {
     progress.done();
     e.onRank(rank);
