@@ -295,23 +295,7 @@ int runRank(const bench::BenchConfig& config, const RunFlags& flags, store::Boot
     progress.done();
   } catch (Error& e) {
     progress.done();
-    e.onRank(rank);
-    const int signal = interrupt::pending();
-    if (signal != 0) {
-      // A wait the stop signal cut short: say so, not only what the wait was for.
-      interrupt::holdWaits();
-      interrupt::exitAfter(interrupt::kTeardownSeconds, 128 + signal);
-      e = Error(e.kind(), fmt::format("interrupted by {} before the size under way finished ({})",
-                                      interrupt::signalName(signal), e.what()))
-              .onRank(rank);
-    }
-    auto notice = fmt::format("rank {}: {}", rank, e.what());
-    bootstrap.abort(notice);
-    // A lost peer is often the echo of another rank's failure: name the first one too.
-    auto first = bootstrap.abortNotice();
-    if (!first.empty() && first != notice && std::string(e.what()).find(first) == std::string::npos)
-      e = Error(e.kind(), fmt::format("{}; first failure: {}", e.what(), first), e.hint())
-              .onRank(rank);
+    const int signal = noteRankFailure(e, bootstrap, "size under way");
     if (rank == 0) {
       report.complete = false;
       report.error = e.message();

@@ -249,22 +249,9 @@ int surveyRank(const bench::survey::SurveyConfig& config, const SurveyFlags& fla
     return flags.fail_on_outliers && confirmed ? 1 : 0;
   } catch (Error& e) {
     if (terminal) fmt::print(stderr, "\r\033[K");
-    e.onRank(rank);
-    if (const int signal = interrupt::pending(); signal != 0) {
-      // A wait the stop signal cut short (a measurement longer than the grace period): say
-      // so; main() exits 128 + the signal. Nothing gathered, so no report.
-      interrupt::holdWaits();
-      interrupt::exitAfter(interrupt::kTeardownSeconds, 128 + signal);
-      e = Error(e.kind(), fmt::format("interrupted by {} before the slot under way finished ({})",
-                                      interrupt::signalName(signal), e.what()))
-              .onRank(rank);
-    }
-    auto notice = fmt::format("rank {}: {}", rank, e.what());
-    bootstrap.abort(notice);
-    auto first = bootstrap.abortNotice();
-    if (!first.empty() && first != notice && std::string(e.what()).find(first) == std::string::npos)
-      e = Error(e.kind(), fmt::format("{}; first failure: {}", e.what(), first), e.hint())
-              .onRank(rank);
+    // Nothing is gathered before the survey ends, so no partial report; main() exits
+    // 128 + a pending stop signal.
+    noteRankFailure(e, bootstrap, "slot under way");
     throw;
   }
 }

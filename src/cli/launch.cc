@@ -45,6 +45,28 @@ std::vector<RankInfo> gatherRanks(store::Bootstrap& bootstrap, const RankInfo& m
   return ranks;
 }
 
+int noteRankFailure(Error& e, store::Bootstrap& bootstrap, const std::string& under_way) {
+  const int rank = bootstrap.rank();
+  e.onRank(rank);
+  const int signal = interrupt::pending();
+  if (signal != 0) {
+    // The grace period ended a wait: say so, not only what the wait was for.
+    interrupt::holdWaits();
+    interrupt::exitAfter(interrupt::kTeardownSeconds, 128 + signal);
+    e = Error(e.kind(), fmt::format("interrupted by {} before the {} finished ({})",
+                                    interrupt::signalName(signal), under_way, e.what()))
+            .onRank(rank);
+  }
+  auto notice = fmt::format("rank {}: {}", rank, e.what());
+  bootstrap.abort(notice);
+  // A lost peer is often the echo of another rank's failure: name the first one too.
+  auto first = bootstrap.abortNotice();
+  if (!first.empty() && first != notice && std::string(e.what()).find(first) == std::string::npos)
+    e = Error(e.kind(), fmt::format("{}; first failure: {}", e.what(), first), e.hint())
+            .onRank(rank);
+  return signal;
+}
+
 void addLaunchOptions(CLI::App& cmd, LaunchFlags& flags) {
   cmd.add_option("--np", flags.np, "Ranks to start in local mode (no launcher, no store)")
       ->capture_default_str();

@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include "lib/clock.h"
+#include "lib/error.h"
 #include "lib/report.h"
 #include "store/bootstrap.h"
 
@@ -53,6 +54,12 @@ int launchRanks(const LaunchFlags& flags, const std::vector<std::string>& argv,
 // passes its own. Collective: every rank calls it.
 std::vector<RankInfo> gatherRanks(store::Bootstrap& bootstrap, const RankInfo& me,
                                   Deadline deadline);
+
+// What a rank does with its failure `e` before rethrowing it: names the rank; when a stop
+// signal cut a wait short, says so ("interrupted by SIGTERM before the <under_way> finished")
+// and bounds the teardown; tells the other ranks (abort notice); and appends the first failure
+// another rank published. Returns the pending stop signal, or 0.
+int noteRankFailure(Error& e, store::Bootstrap& bootstrap, const std::string& under_way);
 
 // Registers --np, --rank, --size, --store, --bootstrap, --run-id, --timeout, --addr and --iface
 // on `cmd`.
