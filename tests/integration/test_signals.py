@@ -104,6 +104,7 @@ class Interrupted(harness.TestCase):
         self.assertEqual(left, [], f"processes left {STOP_SECONDS} s after {sig.name}: {left}")
 
     def assertInterruptedBy(self, report, sig):
+        self.assertFalse(report["complete"])
         self.assertEqual(report["interrupted"], {"signal": int(sig), "name": sig.name})
         self.assertIn(f"interrupted by {sig.name}", report["error"])
 

@@ -12,7 +12,7 @@ import subprocess
 import time
 
 import harness
-from test_signals import STOP_SECONDS, alive, descendants
+from test_signals import STOP_SECONDS, Interrupted, descendants, to_group, to_process
 
 # Three combinations of about 1.5 s each (four sizes of at least 0.25 s). The ranks block: spinning
 # ones are slowed down 10x and more when something else runs on the two cores.
@@ -24,7 +24,7 @@ SURVEY = ["survey", "--np", "4", "--progress", "epoll", "--latency-size", "8",
           "--bandwidth-size", "64K", "--min-time", "0.5", "-q"]
 
 
-class Stopped(harness.TestCase):
+class Stopped(Interrupted):
     def spawn(self, args):
         """Starts rdzvbench in its own session, so that a whole-group signal reaches only it."""
         return subprocess.Popen([harness.BINARY] + args, stdout=subprocess.PIPE,
@@ -44,25 +44,8 @@ class Stopped(harness.TestCase):
             self.fail(f"still going 30 s after {sig.name}")
         took = time.monotonic() - start
         self.assertLess(took, STOP_SECONDS, f"took {took:.1f} s to end after {sig.name}: {err}")
-        while time.monotonic() < start + STOP_SECONDS and any(alive(p) for p in tree):
-            time.sleep(0.05)
-        left = [p for p in tree if alive(p)]
-        self.assertEqual(left, [], f"processes left {STOP_SECONDS} s after {sig.name}: {left}")
+        self.assertAllGone(tree, start, sig)
         return proc.returncode, out, err
-
-    def assertInterruptedBy(self, report, sig):
-        self.assertFalse(report["complete"])
-        self.assertEqual(report["interrupted"], {"signal": int(sig), "name": sig.name})
-        self.assertIn(f"interrupted by {sig.name}", report["error"])
-
-
-def to_process(proc, sig):
-    os.kill(proc.pid, sig)
-
-
-def to_group(proc, sig):
-    """As Ctrl-C does: the command and every process it started get it."""
-    os.killpg(proc.pid, sig)
 
 
 class SweepStopped(Stopped):
