@@ -254,12 +254,28 @@ int runRank(const bench::BenchConfig& config, const RunFlags& flags, store::Boot
   Progress progress(rank == 0 && !flags.quiet, isatty(STDERR_FILENO));
   bench::SweepEvents events;
   events.progress = [&](int k, int n, const std::string& what) { progress.step(k, n, what); };
+  // Rows survive a SIGKILL too (`scancel JOB.STEP`, a time limit's KillWait, the OOM killer):
+  // rank 0 rewrites the report after every row, marked unfinished until the end replaces it.
+  auto checkpoint = [&](bool series_done) {
+    Report snapshot = report;
+    snapshot.complete = false;
+    snapshot.error =
+        "unfinished: rdzvbench rewrites this report after every row and was killed (or is "
+        "still running) before the end";
+    if (!series_done) snapshot.series.back().complete = false;
+    snapshot.end_time = utcTimestamp();
+    writeReport(snapshot, output, /*durable=*/false);
+  };
   events.row = [&](const Series& series, const Row& row) {
+    checkpoint(false);  // first, so that a printed row is always on disk
     progress.done();
     if (series.rows.size() == 1) printSeriesHeader(stdout, series);
     printRow(stdout, row);
   };
-  events.seriesDone = [&](const Series& series) { printSeriesFooter(stdout, series); };
+  events.seriesDone = [&](const Series& series) {
+    printSeriesFooter(stdout, series);
+    checkpoint(true);
+  };
   events.connected = [&](const std::string& transport) {
     if (rank == 0 && timed) report.phase_seconds["mesh/" + transport] = secondsSince(started);
   };

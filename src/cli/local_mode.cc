@@ -17,6 +17,8 @@
 #include "lib/error.h"
 #include "lib/interrupt.h"
 #include "lib/sysinfo.h"
+#include "store/bootstrap.h"
+#include "store/prefix_store.h"
 #include "store/tcp_store.h"
 
 namespace rdzv::cli {
@@ -37,6 +39,20 @@ void stopAll(const std::vector<pid_t>& pids, const std::vector<bool>& done) {
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   for (std::size_t i = 0; i < pids.size(); ++i)
     if (!done[i]) kill(pids[i], SIGKILL);
+}
+
+// A rank killed by a signal says nothing: publish its death as the run's abort notice
+// (StoreBootstrap::abort), which the other ranks' store waits check, so that they end now,
+// naming it, rather than at --timeout.
+void publishDeath(const store::TcpStoreServer& server, const std::string& run_id, int rank, int np,
+                  const std::string& what) {
+  try {
+    store::TcpStoreClient client("127.0.0.1", server.port(), Deadline::afterSeconds(2));
+    store::PrefixStore scoped(client, "rdzv/" + run_id);
+    store::StoreBootstrap(scoped, rank, np).abort(fmt::format("rank {}: {}", rank, what));
+  } catch (const Error&) {
+    // The others still end by their own timeouts.
+  }
 }
 
 }  // namespace
@@ -115,8 +131,10 @@ int runLocal(int np, const std::vector<std::string>& args, bool add_addr, double
     if (WIFEXITED(status)) {
       code = WEXITSTATUS(status);
     } else if (WIFSIGNALED(status)) {
-      fmt::print(stderr, "rdzvbench: rank {} was killed by signal {} ({})\n", rank,
-                 WTERMSIG(status), strsignal(WTERMSIG(status)));
+      auto what =
+          fmt::format("killed by signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
+      fmt::print(stderr, "rdzvbench: rank {} was {}\n", rank, what);
+      if (forwarded == 0) publishDeath(server, run_id, rank, np, what);
       code = static_cast<int>(ErrorKind::Runtime);
     }
     if (code != 0 && result == 0) {

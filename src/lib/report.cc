@@ -236,11 +236,11 @@ bool writeAll(int fd, const std::string& data) {
 
 }  // namespace
 
-void writeReport(const Report& report, const std::string& path) {
-  writeJsonFile(json(report), path);
+void writeReport(const Report& report, const std::string& path, bool durable) {
+  writeJsonFile(json(report), path, durable);
 }
 
-void writeJsonFile(const nlohmann::json& document, const std::string& path) {
+void writeJsonFile(const nlohmann::json& document, const std::string& path, bool durable) {
   // Replacing invalid UTF-8 (possible in captured environment values or argv) keeps one
   // odd byte from losing a whole run's results.
   const std::string text = document.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
@@ -253,7 +253,7 @@ void writeJsonFile(const nlohmann::json& document, const std::string& path) {
                  "check that the directory exists and is writable");
   }
   // fsync before rename, so a crash leaves the old file or the new one, never an empty one.
-  bool ok = writeAll(fd, text) && ::fsync(fd) == 0;
+  bool ok = writeAll(fd, text) && (!durable || ::fsync(fd) == 0);
   int err = ok ? 0 : errno;
   if (::close(fd) != 0 && ok) {
     ok = false;

@@ -148,10 +148,12 @@ void from_json(const nlohmann::json& j, Combination& c);
 void to_json(nlohmann::json& j, const Report& r);
 void from_json(const nlohmann::json& j, Report& r);
 
-// Writes atomically (temporary file + rename), so a reader never sees half a report.
-void writeReport(const Report& report, const std::string& path);
+// Writes atomically (temporary file + rename), so a reader never sees half a report. `durable`:
+// fsync before the rename, so that a machine crash leaves the old file or the new one; a
+// checkpoint that only has to outlive this process (SIGKILL) skips it.
+void writeReport(const Report& report, const std::string& path, bool durable = true);
 // The same for any JSON document (the survey report).
-void writeJsonFile(const nlohmann::json& document, const std::string& path);
+void writeJsonFile(const nlohmann::json& document, const std::string& path, bool durable = true);
 // Throws Usage naming the file (and the JSON position) when it is unreadable or malformed,
 // or when its schema_version is not kReportSchemaVersion.
 Report readReport(const std::string& path);

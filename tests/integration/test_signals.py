@@ -157,6 +157,35 @@ class LocalMode(Interrupted):
         self.assertEqual(code, 128 + signal.SIGTERM, stderr)
         self.assertInterruptedBy(report, signal.SIGTERM)
 
+    def test_sigkill_of_rank_0_keeps_the_rows_written(self):
+        """Nothing can be done on SIGKILL (`scancel JOB.STEP`): the report on disk is the one
+        rank 0 rewrote after its last row."""
+        proc, lines, reader, out = self.start(["--np", "2", "-q"])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and sum(bool(ROW.match(l)) for l in lines) < 3:
+            time.sleep(0.02)
+        rank0 = harness.child_rank_pid(proc.pid, 0)
+        self.assertIsNotNone(rank0)
+        os.kill(rank0, signal.SIGKILL)
+        start = time.monotonic()
+        proc.wait(timeout=30)
+        took = time.monotonic() - start
+        reader.join(timeout=10)
+        stderr = proc.stderr.read()
+        self.assertEqual(proc.returncode, 3, stderr)
+        # The parent publishes the death, so a rank waiting in the store ends now, naming it.
+        self.assertLess(took, STOP_SECONDS, stderr)
+        self.assertIn("rank 0 was killed by signal 9", stderr)
+        printed = sum(bool(ROW.match(l)) for l in lines)
+        report = harness.validate_report(out)
+        self.assertFalse(report["complete"])
+        self.assertIn("unfinished", report["error"])
+        self.assertNotIn("interrupted", report)
+        self.assertGreaterEqual(printed, 3)
+        # Every printed row, and at most the one being printed when the kill came.
+        rows = sum(len(s["rows"]) for s in report["series"])
+        self.assertIn(rows, (printed, printed + 1), stderr)
+
     def test_a_long_size_is_not_waited_out(self):
         """The size takes a minute or more (3 million round trips): the ranks give up the size
         under way shortly after the signal rather than finish it, and the report says so."""
