@@ -143,6 +143,22 @@ class TestCase(unittest.TestCase):
         for n in needles:
             self.assertIn(n, lines[0])
 
+    def assertRankLost(self, proc, stderr, elapsed, out, dead, survivors):
+        """After rank `dead` was killed: the run exits 3 within 15 s, each of the `survivors`
+        ranks prints one error naming it, and rank 0's report (returned) is marked incomplete,
+        naming it, its last series unfinished."""
+        self.assertEqual(proc.returncode, 3, stderr)
+        self.assertLess(elapsed, 15)
+        errors = [l for l in stderr.splitlines() if l.startswith("rdzvbench: error:")]
+        self.assertEqual(len(errors), survivors, stderr)
+        for line in errors:
+            self.assertIn(f"rank {dead}", line)
+        report = validate_report(out)
+        self.assertFalse(report["complete"])
+        self.assertIn(f"rank {dead}", report["error"])
+        self.assertFalse(report["series"][-1]["complete"])
+        return report
+
     def assertReport(self, path, series, sizes=None):
         """Validates the report and checks it holds `series` (transport, benchmark) pairs,
         complete, each with rows for `sizes`."""
