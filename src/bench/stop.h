@@ -4,6 +4,7 @@
 // a peer that has stopped. Used between the sizes of `run` and the slots of `survey`.
 
 #include <string>
+#include <vector>
 
 #include "lib/clock.h"
 #include "store/bootstrap.h"
@@ -15,5 +16,15 @@ namespace rdzv::bench {
 // signal is agreed, every rank records it as its own and its waits keep their own deadlines
 // again (interrupt::holdWaits), so that the exchanges of what was measured are not cut short.
 int agreeOnStop(store::Bootstrap& bootstrap, const std::string& name, Deadline deadline);
+
+struct StopVote {
+  int stop = 0;                     // as agreeOnStop returns
+  std::vector<store::Bytes> heard;  // on rank 0, every rank's `news` by rank; elsewhere empty
+};
+
+// agreeOnStop with each rank's `news` riding along with its vote to rank 0: results collected
+// at every safe point, in the same exchange, survive a rank lost later.
+StopVote agreeOnStopWith(store::Bootstrap& bootstrap, const std::string& name,
+                         const store::Bytes& news, Deadline deadline);
 
 }  // namespace rdzv::bench

@@ -17,6 +17,7 @@
 #include "cli/commands.h"
 #include "cli/launch.h"
 #include "cli/local_mode.h"
+#include "cli/progress.h"
 #include "cli/sweep_file.h"
 #include "cli/table.h"
 #include "cli/transport_flags.h"
@@ -181,38 +182,6 @@ bench::BenchConfig validate(const RunFlags& f) {
   validateLaunchFlags(f.launch);
   return c;
 }
-
-// Progress of a long sweep on stderr: one line rewritten in place on a terminal; plain
-// lines otherwise, at the first step and then at most every 10 s, so logs stay short.
-class Progress {
- public:
-  Progress(bool enabled, bool terminal)
-      : enabled_(enabled), terminal_(terminal), start_(nowNs()), last_(0) {}
-  void step(int k, int n, const std::string& what) {
-    if (!enabled_) return;
-    auto now = nowNs();
-    double elapsed = static_cast<double>(now - start_) / 1e9;
-    double left = k > 1 ? elapsed / (k - 1) * (n - k + 1) : 0;
-    auto text =
-        fmt::format("[{}/{}] {}  elapsed {:.0f}s, about {:.0f}s left", k, n, what, elapsed, left);
-    if (terminal_) {
-      fmt::print(stderr, "\r\033[K{}", text);
-    } else if (k == 1 || now - last_ > 10'000'000'000) {
-      fmt::print(stderr, "rdzvbench: {}\n", text);
-      last_ = now;
-    }
-    std::fflush(stderr);
-  }
-  void done() {
-    if (enabled_ && terminal_) fmt::print(stderr, "\r\033[K");
-  }
-
- private:
-  bool enabled_;
-  bool terminal_;
-  std::int64_t start_;
-  std::int64_t last_;
-};
 
 // Warns when the sweep would likely outlast the Slurm job: Slurm would then end it (SIGTERM at
 // the time limit) and the report would hold only the sizes finished by then. Quiet when squeue
@@ -407,7 +376,7 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv) {
   addTransportOptions(*run, flags->net);
   run->add_option("-o,--output", flags->output,
                   "Report file (default: rdzvbench-<timestamp>.json)");
-  run->add_flag("-q,--quiet", flags->quiet, "No progress line on stderr");
+  run->add_flag("-q,--quiet", flags->quiet, "No progress on stderr");
   run->add_option("--config", flags->config,
                   "Sweep file (JSON with comments; keys are these flags' long names, e.g. "
                   "configs/thresholds.json); flags given here win");

@@ -15,6 +15,7 @@
 #include "bench/survey/runner.h"
 #include "cli/commands.h"
 #include "cli/launch.h"
+#include "cli/progress.h"
 #include "cli/transport_flags.h"
 #include "lib/error.h"
 #include "lib/interrupt.h"
@@ -206,54 +207,70 @@ int surveyRank(const bench::survey::SurveyConfig& config, const SurveyFlags& fla
                            {"store", start.store_uri},
                            {"run_id", start.run_id},
                            {"size", bootstrap.size()}};
-  const bool terminal = rank == 0 && !flags.quiet && isatty(STDERR_FILENO);
+  Progress progress(rank == 0 && !flags.quiet, isatty(STDERR_FILENO));
   bench::survey::SurveyEvents events;
-  events.progress = [&](int k, int n, const std::string& what) {
-    if (terminal) fmt::print(stderr, "\r\033[K[{}/{}] {}", k, n, what);
-  };
-  try {
-    auto deadline = Deadline::afterSeconds(config.bench.timeout);
-    auto ranks = gatherRanks(
-        bootstrap, describeThisRank(rank, processEnv(), start.launcher, flags.net.sysfs_root),
-        deadline);
-    auto result = bench::survey::runSurvey(config, bootstrap, ranks, events);
-    if (terminal) fmt::print(stderr, "\r\033[K");
-    const int stopped = result.interrupted;
-    // From the report to the exit: MPI_Finalize may wait for an mpirun that is going away.
-    if (stopped != 0) interrupt::exitAfter(interrupt::kTeardownSeconds, 128 + stopped);
-    if (rank != 0) return stopped != 0 ? 128 + stopped : 0;
+  events.progress = [&](int k, int n, const std::string& what) { progress.step(k, n, what); };
+  const auto output = flags.output.empty() ? timestampedFileName("rdzvbench-survey") : flags.output;
+  std::vector<RankInfo> ranks;
+  bench::survey::SurveyResult result;
+  // A report of what was measured before a stop or a failure: every finished slot, no verdict.
+  auto writePartial = [&](const std::string& why) {
     report["ranks"] = ranks;
     report["host"] = captureHost();
     report["end_time"] = utcTimestamp();
-    report["complete"] = stopped == 0;
+    report["complete"] = false;
     bench::survey::addSurvey(report, config, result);
-    auto output = flags.output.empty() ? timestampedFileName("rdzvbench-survey") : flags.output;
-    if (stopped != 0) {
-      auto name = interrupt::signalName(stopped);
-      report["interrupted"] = {{"signal", stopped}, {"name", name}};
-      report["error"] = fmt::format(
-          "interrupted by {} (signal {}) after {} of {} pairs{}; no verdicts", name, stopped,
-          result.pairs,
-          result.placement.participants.size() * (result.placement.participants.size() - 1) / 2,
-          result.retests.empty() ? "" : " and part of the re-tests");
-      writeJsonFile(report, output);
-      fmt::print(stderr, "rdzvbench: {}; partial report written to {}\n",
-                 report["error"].get<std::string>(), output);
-      std::fflush(stdout);
-      return 128 + stopped;
-    }
+    const auto all = result.placement.participants.size();
+    report["error"] =
+        fmt::format("{} after {} of {} pairs{}; no verdicts", why, result.pairs,
+                    all * (all - 1) / 2, result.retests.empty() ? "" : " and part of the re-tests");
     writeJsonFile(report, output);
-    printSummary(config, result);
-    fmt::print("report: {}\n", output);
-    bool confirmed = !bench::survey::namedVerdicts(result).empty();
-    return flags.fail_on_outliers && confirmed ? 1 : 0;
+    fmt::print(stderr, "rdzvbench: {}; partial report written to {}\n",
+               report["error"].get<std::string>(), output);
+  };
+  try {
+    auto deadline = Deadline::afterSeconds(config.bench.timeout);
+    ranks = gatherRanks(bootstrap,
+                        describeThisRank(rank, processEnv(), start.launcher, flags.net.sysfs_root),
+                        deadline);
+    result = bench::survey::runSurvey(config, bootstrap, ranks, events);
+    if (result.failure) std::rethrow_exception(result.failure);
   } catch (Error& e) {
-    if (terminal) fmt::print(stderr, "\r\033[K");
-    // Nothing is gathered before the survey ends, so no partial report; main() exits
-    // 128 + a pending stop signal.
-    noteRankFailure(e, bootstrap, "slot under way");
+    progress.done();
+    const int signal = noteRankFailure(e, bootstrap, "slot under way");
+    if (rank == 0 && result.pairs > 0) {
+      if (signal != 0)
+        report["interrupted"] = {{"signal", signal}, {"name", interrupt::signalName(signal)}};
+      try {
+        writePartial(e.message());
+      } catch (const Error& write_error) {
+        fmt::print(stderr, "rdzvbench: error: {}\n", write_error.message());
+      }
+    }
     throw;
   }
+  progress.done();
+  const int stopped = result.interrupted;
+  // From the report to the exit: MPI_Finalize may wait for an mpirun that is going away.
+  if (stopped != 0) interrupt::exitAfter(interrupt::kTeardownSeconds, 128 + stopped);
+  if (rank != 0) return stopped != 0 ? 128 + stopped : 0;
+  if (stopped != 0) {
+    auto name = interrupt::signalName(stopped);
+    report["interrupted"] = {{"signal", stopped}, {"name", name}};
+    writePartial(fmt::format("interrupted by {} (signal {})", name, stopped));
+    std::fflush(stdout);
+    return 128 + stopped;
+  }
+  report["ranks"] = ranks;
+  report["host"] = captureHost();
+  report["end_time"] = utcTimestamp();
+  report["complete"] = true;
+  bench::survey::addSurvey(report, config, result);
+  writeJsonFile(report, output);
+  printSummary(config, result);
+  fmt::print("report: {}\n", output);
+  bool confirmed = !bench::survey::namedVerdicts(result).empty();
+  return flags.fail_on_outliers && confirmed ? 1 : 0;
 }
 
 }  // namespace
@@ -310,7 +327,7 @@ Action addSurveyCommand(CLI::App& app, const std::vector<std::string>& argv) {
   addTransportOptions(*cmd, flags->net);
   cmd->add_option("-o,--output", flags->output,
                   "Report file (default: rdzvbench-survey-<timestamp>.json)");
-  cmd->add_flag("-q,--quiet", flags->quiet, "No progress line on stderr");
+  cmd->add_flag("-q,--quiet", flags->quiet, "No progress on stderr");
 
   return [flags, argv]() -> int {
     const auto started = Clock::now();

@@ -94,18 +94,22 @@ def child_rank_pid(parent, rank):
     return None
 
 
-def kill_rank_when(proc, rank, ready, settle=0.0, timeout=60):
-    """Reads a local-mode run's table as it is printed; once `ready(lines)` holds (and after
-    `settle` more seconds), kills rank `rank` with SIGKILL. Waits for the run to end and
-    returns (stderr, seconds from the kill to the end). Raises AssertionError when the run
-    never got ready or the rank was not running."""
+def kill_rank_when(proc, rank, ready, settle=0.0, timeout=60, watch="stdout"):
+    """Reads a local-mode run's `watch` stream as it is printed (its table on stdout, or its
+    progress on stderr); once `ready(lines)` holds (and after `settle` more seconds), kills
+    rank `rank` with SIGKILL. Waits for the run to end and returns (stderr, seconds from the
+    kill to the end). Raises AssertionError when the run never got ready or the rank was not
+    running."""
     lines = []
-    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")),
+    stream = getattr(proc, watch)
+    reader = threading.Thread(target=lambda: lines.extend(iter(stream.readline, "")),
                               daemon=True)
     reader.start()
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not ready(lines):
+    while time.monotonic() < deadline and not ready(lines) and proc.poll() is None:
         time.sleep(0.05)
+    if proc.poll() is not None:
+        reader.join(timeout=1)  # it ended early: all it printed, for the message below
     if not ready(lines):
         raise AssertionError(f"the run never printed what the test waits for: {lines}")
     time.sleep(settle)
@@ -114,10 +118,10 @@ def kill_rank_when(proc, rank, ready, settle=0.0, timeout=60):
         raise AssertionError(f"rank {rank} is not running")
     os.kill(victim, signal.SIGKILL)
     start = time.monotonic()
-    stderr = proc.stderr.read()
+    other = proc.stderr.read() if watch == "stdout" else proc.stdout.read()
     proc.wait(timeout=timeout)
     reader.join(timeout=10)
-    return stderr, time.monotonic() - start
+    return (other if watch == "stdout" else "".join(lines)), time.monotonic() - start
 
 
 class TestCase(unittest.TestCase):

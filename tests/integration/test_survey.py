@@ -97,6 +97,35 @@ class LocalSurvey(harness.TestCase):
                         self.assertFalse(f["confirmed"], f)
                         self.assertIn(f["cause"], ("contention", "none"), f)
 
+    def test_lost_rank_keeps_the_pairs_measured_before(self):
+        """Rank 3 killed a few pairs in: every other rank exits 3 naming it, and rank 0's
+        report keeps the pairs finished before, marked incomplete, with no verdict."""
+        out = self.path("survey.json")
+        args = QUICK[:QUICK.index("-q")]
+        args[args.index("--min-time") + 1] = "0.1"  # ~0.4 s per pair
+        proc = harness.spawn(["survey", "--np", "6", "--serial", "--timeout", "10", "-o", out]
+                             + args)
+        # Progress goes to stderr once, at the first pair; a few more are done 1.5 s later.
+        stderr, elapsed = harness.kill_rank_when(
+            proc, 3, lambda lines: any("[1/15]" in l for l in lines), settle=1.5, watch="stderr")
+        self.assertEqual(proc.returncode, 3, stderr)
+        self.assertLess(elapsed, 15)
+        errors = [l for l in stderr.splitlines() if l.startswith("rdzvbench: error:")]
+        self.assertEqual(len(errors), 5, stderr)
+        for line in errors:
+            self.assertIn("rank 3", line)
+        self.assertIn("partial report written", stderr)
+        report = validate(out)
+        self.assertFalse(report["complete"])
+        self.assertIn("rank 3", report["error"])
+        self.assertIn("of 15 pairs; no verdicts", report["error"])
+        self.assertGreater(report["pairs"], 0, stderr)
+        self.assertLess(report["pairs"], 15)
+        self.assertEqual(report["verdicts"], [])
+        lat = report["latency_us"]["median"]
+        measured = sum(v is not None for row in lat for v in row)
+        self.assertEqual(measured, 2 * report["pairs"])  # both halves of each measured pair
+
     def test_matrices_are_full_and_symmetric_where_they_should_be(self):
         _, report = self.survey()
         lat = report["latency_us"]["median"]

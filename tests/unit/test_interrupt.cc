@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "bench/stop.h"
 #include "bench/sweep.h"
 #include "lib/clock.h"
 #include "lib/interrupt.h"
@@ -117,6 +118,36 @@ TEST_F(Interrupt, SweepStopsAtTheNextSizeOnEveryRank) {
   EXPECT_EQ(series.rows[1].size, 16u);
   EXPECT_EQ(series.measured_pairs, (std::vector<std::array<int, 2>>{{0, 1}}));
   EXPECT_EQ(series.pair_locality, "intra");
+}
+
+// The survey's results ride with its stop votes to rank 0, and arrive whole: news holding
+// newlines and bytes of every value, beside a vote for a signal.
+TEST_F(Interrupt, NewsRidesWithTheStopVoteToRankZero) {
+  store::HashStore store;
+  constexpr int kRanks = 3;
+  std::vector<bench::StopVote> votes(kRanks);
+  std::vector<std::thread> threads;
+  for (int round = 0; round < 2; ++round) {
+    if (round == 1) interrupt::request(SIGUSR1);
+    threads.clear();
+    for (int r = 0; r < kRanks; ++r)
+      threads.emplace_back([&, r] {
+        store::StoreBootstrap bootstrap(store, r, kRanks);
+        auto news = store::toBytes(r == 1 ? "" : "rank " + std::to_string(r) + "\nsaid\n");
+        if (r == 2) news.push_back(0xff);
+        votes[r] = bench::agreeOnStopWith(bootstrap, "stop/" + std::to_string(round), news,
+                                          Deadline::afterSeconds(10));
+      });
+    for (auto& t : threads) t.join();
+    const int expected = round == 0 ? 0 : SIGUSR1;
+    for (const auto& v : votes) EXPECT_EQ(v.stop, expected);
+    ASSERT_EQ(votes[0].heard.size(), 3u);
+    EXPECT_EQ(store::toString(votes[0].heard[0]), "rank 0\nsaid\n");
+    EXPECT_EQ(store::toString(votes[0].heard[1]), "");
+    EXPECT_EQ(store::toString(votes[0].heard[2]), "rank 2\nsaid\n\xff");
+    EXPECT_TRUE(votes[1].heard.empty());
+    EXPECT_TRUE(votes[2].heard.empty());
+  }
 }
 
 }  // namespace

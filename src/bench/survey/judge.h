@@ -109,8 +109,8 @@ struct Verdicts {
 // comparable between moments, and the best pass of each side drops the noise, which only
 // ever adds time (on a 2-core VM a blocking pair alone is 3x slower in about 1 measurement
 // in 4, when its ranks wake each other across cores; as that can persist over every pass,
-// local ranks are best surveyed on one CPU, see DESIGN "Survey"). A pair counts against its node n when
-// it is slow alone and either it was an outlier itself or n was an outlier node; a node
+// local ranks are best surveyed on one CPU, see DESIGN "Survey"). A pair counts against its node n
+// when it is slow alone and either it was an outlier itself or n was an outlier node; a node
 // counted against by at least node_fraction of its partners (and at least one) is slow; a
 // confirmed pair with no slow node is a slow link; an outlier not slow alone was contention.
 Verdicts decide(int nodes, const std::vector<Suspect>& suspects,

@@ -73,11 +73,11 @@ class Runner {
   }
 
   // Runs each slot's pairs (of ranks) at the same time, slot after slot, until the ranks
-  // agree on a stop after one (stopped(), slotsRun()); returns what this rank measured as an
-  // initiator.
-  std::vector<Record> measure(const std::vector<std::vector<Pair>>& slots, const std::string& tag,
-                              const std::function<std::string(int)>& what) {
-    std::vector<Record> mine;
+  // agree on a stop after one (stopped(), slotsRun()). After each slot, every rank's records
+  // of it (what it measured as an initiator) reach rank 0 with the stop vote and are appended
+  // to `heard` there, so that when a rank is lost later rank 0 keeps every finished slot.
+  void measure(const std::vector<std::vector<Pair>>& slots, const std::string& tag,
+               const std::function<std::string(int)>& what, std::vector<Record>& heard) {
     stop_ = slots_run_ = 0;
     const int me = bootstrap_.rank();
     for (std::size_t k = 0; k < slots.size(); ++k) {
@@ -89,6 +89,7 @@ class Runner {
         if (a == me) peer = b;
         if (b == me) peer = a;
       }
+      std::vector<Record> mine;
       // Every pair of a slot runs each phase together: latency, then bandwidth low to high
       // rank, then high to low.
       for (int phase = 0; phase < 3; ++phase) {
@@ -118,29 +119,22 @@ class Runner {
         }
         context_->device().drain(Deadline::afterSeconds(config_.bench.timeout));
       }
+      auto vote = agreeOnStopWith(bootstrap_, fmt::format("{}/{}/stop", tag, k),
+                                  store::toBytes(nlohmann::json(mine).dump()),
+                                  Deadline::afterSeconds(config_.bench.timeout));
+      for (const auto& bytes : vote.heard)
+        for (const auto& j : nlohmann::json::parse(store::toString(bytes)))
+          heard.push_back(recordFrom(j));
       slots_run_ = static_cast<int>(k) + 1;
-      stop_ = agreeOnStop(bootstrap_, fmt::format("{}/{}/stop", tag, k),
-                          Deadline::afterSeconds(config_.bench.timeout));
+      stop_ = vote.stop;
       if (stop_ != 0) break;
     }
-    return mine;
   }
 
   // The stop signal agreed on in the last measure(), or 0.
   int stopped() const { return stop_; }
-  // The slots the last measure() finished.
+  // The slots the last measure() finished (their records heard on rank 0).
   int slotsRun() const { return slots_run_; }
-
-  // Every rank's records, on rank 0.
-  std::vector<Record> gather(const std::string& tag, const std::vector<Record>& mine) {
-    auto all = bootstrap_.gather(tag, store::toBytes(nlohmann::json(mine).dump()),
-                                 Deadline::afterSeconds(config_.bench.timeout));
-    std::vector<Record> out;
-    for (const auto& bytes : all)
-      for (const auto& j : nlohmann::json::parse(store::toString(bytes)))
-        out.push_back(recordFrom(j));
-    return out;
-  }
 
   // Rank 0's `value` on every rank.
   nlohmann::json share(const std::string& tag, const nlohmann::json& value) {
@@ -260,12 +254,23 @@ SurveyResult runSurvey(const SurveyConfig& config, store::Bootstrap& bootstrap,
     else
       slots.push_back(std::move(ranked));
   }
+  // From here a failure (a lost rank, a deadline) is kept in the result rather than thrown, with
+  // every slot finished before it filled in on rank 0.
+  std::vector<Record> records;
   auto start = Clock::now();
-  auto records = runner.gather("survey/result", runner.measure(slots, "survey", [&](int k) {
-    return config.serial ? fmt::format("pair {}-{}", slots[static_cast<std::size_t>(k)][0].first,
-                                       slots[static_cast<std::size_t>(k)][0].second)
-                         : fmt::format("round {} of {}", k + 1, slots.size());
-  }));
+  try {
+    runner.measure(
+        slots, "survey",
+        [&](int k) {
+          return config.serial
+                     ? fmt::format("pair {}-{}", slots[static_cast<std::size_t>(k)][0].first,
+                                   slots[static_cast<std::size_t>(k)][0].second)
+                     : fmt::format("round {} of {}", k + 1, slots.size());
+        },
+        records);
+  } catch (const Error&) {
+    result.failure = std::current_exception();
+  }
   result.survey_seconds = secondsSince(start);
   result.rounds = runner.slotsRun();
   for (int k = 0; k < result.rounds; ++k)
@@ -315,28 +320,13 @@ SurveyResult runSurvey(const SurveyConfig& config, store::Bootstrap& bootstrap,
                       ref ? nlohmann::json{ref->first, ref->second} : nlohmann::json(nullptr)});
     }
   }
-  plan = runner.share("survey/plan", plan);
+  if (result.failure) return result;
 
   // Each suspect alone, then its reference alone, pass after pass: the two are compared from
   // the same stretch of time, under the same load, which two absolute times from different
   // moments are not (they drift 2-3x on a shared machine). The order flips each pass so that
   // neither side always comes first. Ranks outside the measured pair wait blocked in the
   // barrier (the store's wait), not spinning.
-  auto ranksOf = [&](std::size_t a, std::size_t b) {
-    return Pair{placement.nodes.at(a).surveyed.front(), placement.nodes.at(b).surveyed.front()};
-  };
-  for (const auto& item : plan) {
-    Retest r;
-    auto a = item[0].get<std::size_t>(), b = item[1].get<std::size_t>();
-    r.nodes = {static_cast<int>(a), static_cast<int>(b)};
-    r.ranks = ranksOf(a, b);
-    if (!item[2].is_null()) {
-      auto c = item[2][0].get<std::size_t>(), d = item[2][1].get<std::size_t>();
-      r.reference_nodes = Pair{static_cast<int>(c), static_cast<int>(d)};
-      r.reference_ranks = ranksOf(c, d);
-    }
-    result.retests.push_back(r);
-  }
   struct SlotOf {
     std::size_t retest;
     std::size_t pass;
@@ -344,29 +334,53 @@ SurveyResult runSurvey(const SurveyConfig& config, store::Bootstrap& bootstrap,
   };
   std::vector<std::vector<Pair>> alone;
   std::vector<SlotOf> slot_of;
-  for (int pass = 0; pass < config.retest_passes; ++pass)
-    for (std::size_t i = 0; i < result.retests.size(); ++i) {
-      const auto& r = result.retests[i];
-      std::vector<bool> order{false};
-      if (r.reference_nodes)
-        order = pass % 2 == 0 ? std::vector{false, true} : std::vector{true, false};
-      for (bool reference : order) {
-        alone.push_back({reference ? r.reference_ranks : r.ranks});
-        slot_of.push_back({i, static_cast<std::size_t>(pass), reference});
+  std::vector<Record> retested;
+  try {
+    plan = runner.share("survey/plan", plan);
+    auto ranksOf = [&](std::size_t a, std::size_t b) {
+      return Pair{placement.nodes.at(a).surveyed.front(), placement.nodes.at(b).surveyed.front()};
+    };
+    for (const auto& item : plan) {
+      Retest r;
+      auto a = item[0].get<std::size_t>(), b = item[1].get<std::size_t>();
+      r.nodes = {static_cast<int>(a), static_cast<int>(b)};
+      r.ranks = ranksOf(a, b);
+      if (!item[2].is_null()) {
+        auto c = item[2][0].get<std::size_t>(), d = item[2][1].get<std::size_t>();
+        r.reference_nodes = Pair{static_cast<int>(c), static_cast<int>(d)};
+        r.reference_ranks = ranksOf(c, d);
       }
+      result.retests.push_back(r);
     }
-  start = Clock::now();
-  auto retested = runner.gather("retest/result", runner.measure(alone, "retest", [&](int k) {
-    const auto& s = slot_of[static_cast<std::size_t>(k)];
-    const auto& r = result.retests[s.retest];
-    auto pair = s.reference ? r.reference_ranks : r.ranks;
-    return fmt::format("re-test pass {} {} {}-{}", s.pass + 1,
-                       s.reference ? "reference" : "suspect", pair.first, pair.second);
-  }));
-  result.retest_seconds = secondsSince(start);
-  if (survey_stop == 0) result.interrupted = runner.stopped();
-  // No rank may close its connections while a partner still waits on them.
-  bootstrap.barrier("survey/done", Deadline::afterSeconds(config.bench.timeout));
+    for (int pass = 0; pass < config.retest_passes; ++pass)
+      for (std::size_t i = 0; i < result.retests.size(); ++i) {
+        const auto& r = result.retests[i];
+        std::vector<bool> order{false};
+        if (r.reference_nodes)
+          order = pass % 2 == 0 ? std::vector{false, true} : std::vector{true, false};
+        for (bool reference : order) {
+          alone.push_back({reference ? r.reference_ranks : r.ranks});
+          slot_of.push_back({i, static_cast<std::size_t>(pass), reference});
+        }
+      }
+    start = Clock::now();
+    runner.measure(
+        alone, "retest",
+        [&](int k) {
+          const auto& s = slot_of[static_cast<std::size_t>(k)];
+          const auto& r = result.retests[s.retest];
+          auto pair = s.reference ? r.reference_ranks : r.ranks;
+          return fmt::format("re-test pass {} {} {}-{}", s.pass + 1,
+                             s.reference ? "reference" : "suspect", pair.first, pair.second);
+        },
+        retested);
+    result.retest_seconds = secondsSince(start);
+    if (survey_stop == 0) result.interrupted = runner.stopped();
+    // No rank may close its connections while a partner still waits on them.
+    bootstrap.barrier("survey/done", Deadline::afterSeconds(config.bench.timeout));
+  } catch (const Error&) {
+    result.failure = std::current_exception();
+  }
   if (bootstrap.rank() != 0) return result;
 
   const auto passes = static_cast<std::size_t>(config.retest_passes);
@@ -388,7 +402,8 @@ SurveyResult runSurvey(const SurveyConfig& config, store::Bootstrap& bootstrap,
   result.details = runner.device().details();
   // Re-tests cut short or never run decide nothing: a suspect without its passes alone would
   // read as contention.
-  if (survey_stop != 0 || runner.slotsRun() != static_cast<int>(alone.size())) return result;
+  if (result.failure || survey_stop != 0 || runner.slotsRun() != static_cast<int>(alone.size()))
+    return result;
   const int nodes = static_cast<int>(placement.nodes.size());
   decideMetric(result.latency, nodes, result.retests, config.judge, true);
   decideMetric(result.bandwidth, nodes, result.retests, config.judge, false);

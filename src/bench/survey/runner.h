@@ -8,6 +8,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <optional>
 #include <string>
@@ -80,6 +81,9 @@ struct SurveyResult {
   // ran to its end. An interrupted survey keeps what it measured and names no verdict: with
   // the rounds unfinished nothing is judged, with the re-tests unfinished nothing is decided.
   int interrupted = 0;
+  // The error (a lost rank, a deadline) that ended the survey early, or null. The result still
+  // holds every slot finished before it (on rank 0) and, like an interrupted one, no verdict.
+  std::exception_ptr failure;
   // Participant x participant (Placement::participants order); bandwidth row sends.
   MeasuredMatrix latency_us;
   MeasuredMatrix bandwidth_mbps;
@@ -99,7 +103,8 @@ struct SurveyEvents {
 };
 
 // Every rank calls it with every rank's RankInfo; the result is complete on rank 0 only (but
-// `interrupted`, `rounds` and `pairs` are the same on every rank).
+// `interrupted`, `rounds` and `pairs` are the same on every rank that did not fail). Throws
+// only before the first slot; later errors are the result's `failure`.
 SurveyResult runSurvey(const SurveyConfig& config, store::Bootstrap& bootstrap,
                        const std::vector<RankInfo>& ranks, const SurveyEvents& events);
 
