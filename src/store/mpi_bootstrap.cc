@@ -3,6 +3,9 @@
 #include <mpi.h>
 #include <sched.h>
 
+#include <chrono>
+#include <thread>
+
 #include <fmt/format.h>
 
 #include "lib/error.h"
@@ -10,8 +13,13 @@
 namespace rdzv::store {
 namespace {
 
-// MPI collectives have no timeout of their own: poll the request until the deadline.
+// MPI collectives have no timeout of their own: poll the request until the deadline. Yielding
+// for the first half millisecond (a collective among ranks that are all there ends sooner),
+// then sleeping between polls, so that ranks waiting out other ranks' measurement (a survey's
+// idle ranks, the pairs of a round) leave the CPU to it. The sleep stays short because the
+// collective only progresses inside MPI calls: each of its steps waits for this rank's poll.
 void waitRequest(MPI_Request& request, const std::string& what, Deadline deadline) {
+  const auto start = Clock::now();
   int done = 0;
   while (true) {
     checkMpi(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
@@ -19,7 +27,10 @@ void waitRequest(MPI_Request& request, const std::string& what, Deadline deadlin
     if (deadline.expired())
       throwRuntime(fmt::format("timed out in the MPI exchange \"{}\"", what),
                    "a rank is stuck or dead; raise --timeout or check the other ranks' output");
-    sched_yield();
+    if (Clock::now() - start < std::chrono::microseconds(500))
+      sched_yield();
+    else
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
 }
 
