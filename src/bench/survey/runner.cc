@@ -156,10 +156,6 @@ class Runner {
   int slots_run_ = 0;
 };
 
-double secondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
 void judge(MetricResult& m, const JudgeParams& params) {
   m.baseline = baselineOf(m.cost, params);
   m.outlier_nodes = outlierNodes(m.cost, m.baseline);
