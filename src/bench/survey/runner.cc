@@ -11,6 +11,7 @@
 #include "bench/stop.h"
 #include "bench/survey/inject.h"
 #include "bench/survey/schedule.h"
+#include "lib/clock.h"
 #include "lib/error.h"
 #include "lib/stats.h"
 #include "transport/context.h"
