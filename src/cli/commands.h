@@ -17,7 +17,7 @@ Action addRunCommand(CLI::App& app, const std::vector<std::string>& argv);
 Action addInfoCommand(CLI::App& app);
 Action addSweepCommand(CLI::App& app, const std::vector<std::string>& argv);
 Action addCompareCommand(CLI::App& app);
-Action addDoctorCommand(CLI::App& app);
+Action addDoctorCommand(CLI::App& app, const std::vector<std::string>& argv);
 Action addSurveyCommand(CLI::App& app, const std::vector<std::string>& argv);
 
 }  // namespace rdzv::cli

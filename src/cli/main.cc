@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
   auto info = rdzv::cli::addInfoCommand(app);
   auto sweep = rdzv::cli::addSweepCommand(app, args);
   auto compare = rdzv::cli::addCompareCommand(app);
-  auto doctor = rdzv::cli::addDoctorCommand(app);
+  auto doctor = rdzv::cli::addDoctorCommand(app, args);
   auto survey = rdzv::cli::addSurveyCommand(app, args);
   // CLI11 would only say "A subcommand is required"; name the word it did not know.
   auto known = [&](const char* name) {

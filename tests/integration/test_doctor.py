@@ -178,5 +178,100 @@ class Fixtures(harness.TestCase):
                 self.assertIn(needle, lines[0])
 
 
+def spawn_doctor(args, env=None):
+    full_env = {k: v for k, v in os.environ.items()
+                if not k.startswith(("FI_", "SLURM_", "fi_"))}
+    full_env.update(env or {})
+    return subprocess.Popen([harness.BINARY, "doctor"] + args, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=full_env)
+
+
+class AcrossRanks(harness.TestCase):
+    """Doctor as the ranks of a job: every rank checks its node, rank 0 compares (E15) and
+    prints one verdict, and every rank exits with the job's code."""
+
+    def ranks_by_store(self, per_rank, common=()):
+        """Starts len(per_rank) doctor ranks on a tcp store, rank r with (args, env) =
+        per_rank[r]; returns their (exit code, stdout, stderr), rank by rank."""
+        port = harness.free_port()
+        size = len(per_rank)
+        procs = [spawn_doctor(["--rank", str(r), "--size", str(size), "--store",
+                               f"tcp://127.0.0.1:{port}", "--timeout", "20"]
+                              + list(common) + list(args), env=env)
+                 for r, (args, env) in enumerate(per_rank)]
+        outputs = [p.communicate(timeout=60) for p in procs]
+        return [(p.returncode, out, err) for p, (out, err) in zip(procs, outputs)]
+
+    def test_local_ranks_agree(self):
+        r = doctor(["--np", "3"])
+        self.assertExit(r, 0)
+        self.assertEqual(r.stdout.count("rdzvbench doctor:"), 1, r)  # rank 0 alone prints
+        self.assertIn("across 3 ranks on 1 node (local)", r.stdout)
+        self.assertRegex(r.stdout, r"ok +E15 +same settings +3 ranks on 1 node agree on \d+ "
+                                   r"settings \(libfabric ")
+        j = doctor(["--np", "2", "--json"])
+        self.assertExit(j, 0)
+        report = validate(j.stdout)
+        self.assertEqual(report["across_ranks"]["size"], 2)
+        self.assertEqual([c["id"] for c in report["across_ranks"]["checks"]], ["E15"])
+
+    def test_a_rank_with_other_settings_is_named(self):
+        results = self.ranks_by_store([
+            ([], {}),
+            ([], {"FI_CXI_RDZV_THRESHOLD": "16384"}),
+            ([], {"FI_CXI_RDZV_THRESHOLD": "0x4000", "FI_CXI_RX_MATCH_MODE": "software"}),
+        ])
+        self.assertEqual([code for code, _, _ in results], [1, 1, 1], results)
+        out = results[0][1]
+        # 16384 and 0x4000 are the same value to libfabric: one line for both ranks.
+        self.assertRegex(out, r"error +E15 +FI_CXI_RDZV_THRESHOLD +ranks 1-2 \(\S+\) have "
+                              r"16384; rank 0 \(\S+\) has 2048")
+        self.assertRegex(out, r"error +E15 +FI_CXI_RX_MATCH_MODE +rank 2 \(\S+\) has software; "
+                              r"rank 0 \(\S+\) has hardware")
+        self.assertNotRegex(out, r"E15 +same settings")
+        self.assertEqual(results[1][1] + results[2][1], "")  # only rank 0 prints
+        # The same as JSON.
+        results = self.ranks_by_store([([], {}), ([], {"FI_CXI_RDZV_GET_MIN": "0"})],
+                                      common=["--json"])
+        self.assertEqual([code for code, _, _ in results], [1, 1], results)
+        report = validate(results[0][1])
+        across = report["across_ranks"]
+        self.assertEqual((across["size"], across["launcher"], across["exit_code"]),
+                         (2, "manual", 1))
+        self.assertEqual([(c["subject"], c["ranks"]) for c in across["checks"]],
+                         [("FI_CXI_RDZV_GET_MIN", [1])])
+        self.assertEqual(report["exit_code"], 1)
+
+    def test_a_problem_only_another_rank_has_is_listed_with_its_ranks(self):
+        # Rank 1 sees a NIC whose link is down (its own --sysfs-root); rank 0 sees none.
+        make_nic(self.dir, link="down")
+        results = self.ranks_by_store([([], {}), (["--sysfs-root", self.dir], {})])
+        self.assertEqual([code for code, _, _ in results], [1, 1], results)
+        out = results[0][1]
+        self.assertRegex(out, r"error +N2 +cxi0 link +rank 1 \(\S+\): cxi0 link down")
+        # The NIC's rdzv_get_en exists on rank 1 only: a setting that differs.
+        self.assertRegex(out, r"E15 +cxi0 rdzv_get_en +rank 1 \(\S+\) has 1; rank 0 \(\S+\) "
+                              r"has \(unset\)")
+
+    def test_a_missing_rank_is_named_within_the_timeout(self):
+        port = harness.free_port()
+        p = spawn_doctor(["--rank", "0", "--size", "2", "--store", f"tcp://127.0.0.1:{port}",
+                          "--timeout", "2"])
+        out, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 3, err)
+        self.assertIn("rank 1", err)
+        self.assertEqual(len([l for l in err.splitlines() if l.startswith("rdzvbench: error")]),
+                         1, err)
+
+    def test_mpirun_ranks_with_different_settings(self):
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("FI_", "SLURM_"))}
+        cmd = (harness.MPIRUN + ["-np", "1", harness.BINARY, "doctor", ":", "-np", "1",
+                                 "-x", "FI_CXI_RDZV_PROTO=alt_read", harness.BINARY, "doctor"])
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+        self.assertNotEqual(p.returncode, 0, p.stderr)
+        self.assertIn("across 2 ranks on 1 node (mpirun)", p.stdout, p.stderr)
+        self.assertRegex(p.stdout, r"E15 +FI_CXI_RDZV_PROTO +rank 1 \(\S+\) has alt_read")
+
+
 if __name__ == "__main__":
     harness.main()
