@@ -104,6 +104,7 @@ Action addDoctorCommand(CLI::App& app) {
           transport::ofi::libfabricConfCandidates(in.fabric ? in.fabric->library_path : "");
     in.host = captureHost();
     in.limits = bench::captureHostLimits();
+    bench::captureNodeState(in);
     const auto rep = bench::runDoctor(in);
     if (flags->json)
       fmt::print("{}\n", bench::doctorJson(rep).dump(2));
