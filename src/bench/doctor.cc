@@ -1,7 +1,5 @@
 #include "bench/doctor.h"
 
-#include <sched.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +13,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "bench/doctor_checks.h"
 #include "lib/size.h"
 #include "rdzv/build_info.h"
 
@@ -27,26 +26,10 @@ namespace {
 constexpr int kFiEnosys = 38;
 constexpr int kFiEnodata = 61;
 
-class Checks {
- public:
-  void add(CheckStatus status, std::string id, std::string subject, std::string message) {
-    list.push_back({std::move(id), std::move(subject), status, std::move(message)});
-  }
-  void ok(std::string id, std::string subject, std::string message) {
-    add(CheckStatus::Ok, std::move(id), std::move(subject), std::move(message));
-  }
-  void warn(std::string id, std::string subject, std::string message) {
-    add(CheckStatus::Warning, std::move(id), std::move(subject), std::move(message));
-  }
-  void error(std::string id, std::string subject, std::string message) {
-    add(CheckStatus::Error, std::move(id), std::move(subject), std::move(message));
-  }
-  std::vector<DoctorCheck> list;
-};
+using detail::Checks;
 
 std::string env(const DoctorInput& in, const std::string& name) {
-  auto it = in.env.find(name);
-  return it == in.env.end() ? std::string() : it->second;
+  return detail::envValue(in, name);
 }
 
 std::vector<std::string> splitList(const std::string& text) {
@@ -501,22 +484,6 @@ int DoctorReport::count(CheckStatus status) const {
 
 int DoctorReport::exitCode() const { return count(CheckStatus::Error) > 0 ? 1 : 0; }
 
-HostLimits captureHostLimits() {
-  HostLimits l;
-  rlimit lim{};
-  if (getrlimit(RLIMIT_MEMLOCK, &lim) == 0) {
-    l.memlock_known = true;
-    if (lim.rlim_cur != RLIM_INFINITY) l.memlock_soft = lim.rlim_cur;
-    if (lim.rlim_max != RLIM_INFINITY) l.memlock_hard = lim.rlim_max;
-  }
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) == 0)
-    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
-      if (CPU_ISSET(cpu, &set)) l.affinity.push_back(cpu);
-  return l;
-}
-
 DoctorReport runDoctor(const DoctorInput& in) {
   DoctorReport rep;
   Checks c;
@@ -555,7 +522,10 @@ DoctorReport runDoctor(const DoctorInput& in) {
     if (named.empty() || std::find(named.begin(), named.end(), nic.name) != named.end())
       used.push_back(nic);
   checkNics(in, rep, used, want_cxi, c);
+  detail::checkNicHealth(in, used, c);
   checkRendezvousGet(in, rep, used, c);
+  detail::checkSlingshotService(in, rep, want_cxi, c);
+  detail::checkSharedNode(in, rep, c);
   checkMrCache(in, rep, c);
   checkHost(in, rep, c);
   rep.checks = std::move(c.list);

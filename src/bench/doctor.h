@@ -44,9 +44,6 @@ struct HostLimits {
   std::vector<int> affinity;  // CPUs this process may run on; empty when unknown
 };
 
-// getrlimit(RLIMIT_MEMLOCK) and sched_getaffinity of this process.
-HostLimits captureHostLimits();
-
 struct DoctorInput {
   std::map<std::string, std::string> env;  // the whole environment
   std::filesystem::path sysfs_root = "/sys";
@@ -60,7 +57,23 @@ struct DoctorInput {
   std::vector<std::filesystem::path> config_files;  // libfabric.conf candidates, likeliest first
   HostInfo host;
   HostLimits limits;
+  // What captureNodeState asks the clock and other programs; tests set it.
+  std::int64_t now = 0;  // seconds since the epoch: "the last hour" of link restarts (N3)
+  // N6: `systemctl is-active cxi_rh@cxiN.service` per NIC ("active", "inactive", "failed", ...;
+  // "unknown" when systemctl is missing or cannot tell). Asked only on the real node.
+  std::map<std::string, std::string> retry_handlers;
+  // N12: the job ids squeue lists on this node, this job's included; nullopt outside a Slurm
+  // job or when squeue failed.
+  std::optional<std::vector<std::string>> node_jobs;
 };
+
+// getrlimit(RLIMIT_MEMLOCK) and sched_getaffinity of this process.
+HostLimits captureHostLimits();
+
+// Fills `in`'s now, retry_handlers (real node with CXI NICs: systemctl) and node_jobs (inside a
+// Slurm job: squeue -w this node) from its env, host, sysfs_root and real_node. Each command
+// gets `timeout_s` and is killed after it; a missing or failing one leaves "cannot tell".
+void captureNodeState(DoctorInput& in, double timeout_s = 3);
 
 struct DoctorReport {
   std::vector<DoctorCheck> checks;

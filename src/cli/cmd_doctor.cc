@@ -131,6 +131,7 @@ bench::DoctorInput captureInput(const DoctorFlags& flags) {
         transport::ofi::libfabricConfCandidates(in.fabric ? in.fabric->library_path : "");
   in.host = captureHost();
   in.limits = bench::captureHostLimits();
+  bench::captureNodeState(in);
   return in;
 }
 

@@ -76,8 +76,7 @@ std::optional<double> parseTimeLeft(const std::string& text) {
   return static_cast<double>(((days * 24 + h) * 60 + m) * 60 + s);
 }
 
-std::optional<std::string> captureCommand(const std::vector<std::string>& command,
-                                          double timeout_s) {
+std::optional<CommandResult> runCommand(const std::vector<std::string>& command, double timeout_s) {
   if (command.empty()) return std::nullopt;
   // Built before fork: the child of a threaded process may only make async-signal-safe calls.
   std::vector<char*> argv;
@@ -126,8 +125,15 @@ std::optional<std::string> captureCommand(const std::vector<std::string>& comman
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (timed_out || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return std::nullopt;
-  return out;
+  if (timed_out || !WIFEXITED(status) || WEXITSTATUS(status) == 127) return std::nullopt;
+  return CommandResult{WEXITSTATUS(status), std::move(out)};
+}
+
+std::optional<std::string> captureCommand(const std::vector<std::string>& command,
+                                          double timeout_s) {
+  auto result = runCommand(command, timeout_s);
+  if (!result || result->exit_code != 0) return std::nullopt;
+  return std::move(result->out);
 }
 
 std::optional<double> slurmTimeLeft(const std::string& job_id, double timeout_s) {

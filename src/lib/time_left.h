@@ -14,8 +14,19 @@ namespace rdzv {
 // Usage naming `text` when it is none of these.
 std::optional<double> parseTimeLeft(const std::string& text);
 
-// Runs `command` (argv, looked up in PATH) and returns its standard output, or nullopt when it
-// cannot be started, exits non-zero or takes longer than `timeout_s` (it is then killed).
+// How a command that ran to the end finished.
+struct CommandResult {
+  int exit_code = 0;
+  std::string out;  // its standard output
+};
+
+// Runs `command` (argv, looked up in PATH) and returns its exit code and standard output, or
+// nullopt when it cannot be started (exit 127), is killed by a signal or takes longer than
+// `timeout_s` (it is then killed). For commands whose non-zero exit still says something
+// (`systemctl is-active` prints the state and exits 3 when it is not active).
+std::optional<CommandResult> runCommand(const std::vector<std::string>& command, double timeout_s);
+
+// runCommand's output, or nullopt also when the command exits non-zero.
 std::optional<std::string> captureCommand(const std::vector<std::string>& command,
                                           double timeout_s);
 

@@ -1,7 +1,8 @@
 """`rdzvbench doctor` as a user runs it: on this node for real (no cxi here: it says so, exit 0
 with warnings), and on fixture sysfs trees with environments that hold an error (alt_read while
-the NIC still issues rendezvous Gets, a "12M" size) -> exit 1 and the message. Every --json
-output is validated against results-schema/doctor.schema.json."""
+the NIC still issues rendezvous Gets, a "12M" size) -> exit 1 and the message; a fixture NIC's
+health, identity and resource files and a stand-in squeue show the node/NIC lines (N3, N4, N7,
+N8, N12) end to end. Every --json output is validated against results-schema/doctor.schema.json."""
 
 import json
 import os
@@ -14,10 +15,10 @@ SCHEMA = os.path.join(harness.SOURCE_DIR, "results-schema", "doctor.schema.json"
 
 
 def doctor(args, env=None, timeout=60):
-    """Runs `rdzvbench doctor` with the test's environment minus every FI_* and SLURM_*
-    variable (so the host's settings cannot change the verdict), plus `env`."""
+    """Runs `rdzvbench doctor` with the test's environment minus every FI_*, SLURM_* and
+    SLINGSHOT_* variable (so the host's settings cannot change the verdict), plus `env`."""
     full_env = {k: v for k, v in os.environ.items()
-                if not k.startswith(("FI_", "SLURM_", "fi_"))}
+                if not k.startswith(("FI_", "SLURM_", "SLINGSHOT_", "fi_"))}
     full_env.update(env or {})
     start = time.monotonic()
     proc = subprocess.run([harness.BINARY, "doctor"] + args, capture_output=True, text=True,
@@ -166,6 +167,70 @@ class Fixtures(harness.TestCase):
                 self.assertEqual(env["requested"]["FI_CXI_RDZV_THRESHOLD"],
                                  {"value": "65536", "source": "libfabric.conf"})
                 self.assertEqual(report["config_file"], conf)
+
+    def test_nic_health_identity_resources_and_other_jobs(self):
+        make_nic(self.dir, rdzv_get_en=1)
+        dev = os.path.join(self.dir, "class", "cxi", "cxi0", "device")
+        now = int(time.time())
+        files = {f"link_restarts/time_{i}": "0\n" for i in range(10)}
+        files.update({
+            "link_restarts/time_3": f"{now - 120}\n",
+            "properties/pcie_corr_err": "4\n",
+            "properties/pcie_uncorr_err": "0\n",
+            "aer_dev_nonfatal": "DLP 0\nMalfTLP 0\nTOTAL_ERR_NONFATAL 0\n",
+            "properties/nic_addr": "0x12\n",
+            "properties/nid": "0x12\n",
+            "uc/version": "1.5.41\n",
+            "properties/num_ptes": "2048\n",
+            "properties/rgids_avail": "0\n",
+        })
+        for rel, content in files.items():
+            path = os.path.join(dev, rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as f:
+                f.write(content)
+        # squeue as Slurm would answer for this node: this job (7) and another (8).
+        bindir = self.path("bin")
+        os.makedirs(bindir)
+        squeue = os.path.join(bindir, "squeue")
+        with open(squeue, "w") as f:
+            f.write("#!/bin/sh\necho \"$@\" > \"$0.args\"\nprintf '7\\n8\\n'\n")
+        os.chmod(squeue, 0o755)
+        env = {"SLURM_JOB_ID": "7", "SLURMD_NODENAME": "nid007", "SLINGSHOT_VNIS": "1024",
+               "PATH": bindir + os.pathsep + os.environ.get("PATH", "")}
+        r = doctor(["--sysfs-root", self.dir, "--json"], env=env)
+        self.assertExit(r, 0)
+        report = validate(r.stdout)
+        with open(squeue + ".args") as f:
+            self.assertEqual(f.read().strip(), "-h -w nid007 -o %i")
+        checks = {(c["id"], c["subject"]): c for c in report["checks"]}
+        expect = {
+            ("N3", "cxi0 link restarts"): ("warning", "cxi0 link restarted 1× in last hour"),
+            ("N3", "cxi0 PCIe errors"): ("ok", "no uncorrectable error; 4 correctable"),
+            ("N4", "cxi0 identity"): ("ok", "nic_addr 0x12, nid 0x12, firmware 1.5.41"),
+            ("N7", "cxi0 resources"): ("warning", "rgids_avail is 0"),
+            ("N8", "Slingshot VNI"): ("ok", "SLINGSHOT_VNIS=1024"),
+            ("N12", "shared node"): ("warning", "rdzv_get_en is node-global; another job (8)"),
+        }
+        for key, (status, text) in expect.items():
+            with self.subTest(check=key):
+                self.assertIn(key, checks, r.stdout)
+                self.assertEqual(checks[key]["status"], status, checks[key])
+                self.assertIn(text, checks[key]["message"])
+        # The fixture's NICs are not this node's: no retry-handler unit is asked about.
+        self.assertFalse([c for c in report["checks"] if c["id"] == "N6"])
+        nic = report["cxi_sysfs"]["nics"][0]
+        self.assertEqual(nic["link_restarts"], [now - 120])
+        self.assertEqual(nic["resources"], {"num_ptes": 2048, "rgids_avail": 0})
+        self.assertEqual(nic["aer"], {"nonfatal": 0})
+        self.assertEqual(nic["firmware"], "1.5.41")
+
+        # Outside a job, no VNI: no N12 line, and N8 warns.
+        del env["SLURM_JOB_ID"], env["SLINGSHOT_VNIS"]
+        t = doctor(["--sysfs-root", self.dir], env=env)
+        self.assertExit(t, 0)
+        self.assertIn("no SLINGSHOT_VNIS: provider will use a default service/VNI 10", t.stdout)
+        self.assertNotIn("shared node", t.stdout)
 
     def test_bad_flags_are_usage_errors(self):
         for args, needle in ((["--libfabric-version", "two"], "--libfabric-version"),

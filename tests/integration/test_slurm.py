@@ -117,6 +117,18 @@ class Slurm(harness.TestCase):
         for row in report["latency_us"]["median"]:
             self.assertEqual(sum(v is not None for v in row), 3)
 
+    def test_doctor_under_srun_compares_the_ranks(self):
+        # Several tasks: every rank checks its node and rank 0 alone prints the comparison.
+        r = harness.run(["doctor"], timeout=120, prefix=SRUN + ["-n", "3"])
+        self.assertExit(r, 0)
+        self.assertEqual(r.stdout.count("rdzvbench doctor:"), 1, r)
+        self.assertIn("across 3 ranks on 1 node (srun)", r.stdout)
+        self.assertRegex(r.stdout, r"ok +E15 +same settings +3 ranks on 1 node agree")
+        # One task: the node alone, as before.
+        r = harness.run(["doctor"], timeout=120, prefix=SRUN + ["-n", "1"])
+        self.assertExit(r, 0)
+        self.assertNotIn("across", r.stdout)
+
     def test_two_steps_at_once_in_one_allocation(self):
         # Each step derives its own store port from the job and step ids, so the two
         # rendezvous never meet. --exact: each step gets its own 2 of the allocation's 4 CPUs

@@ -1,7 +1,8 @@
 #pragma once
 // Fake sysfs trees for the CXI tests: a temporary directory laid out like /sys on a Slingshot
 // node (class/cxi/cxiN -> the PCI function, Cassini 1 or 2 port files, properties, telemetry,
-// class/net/hsnN, the cxi_ss1 module parameter), removed when the object goes away.
+// class/net/hsnN, the cxi_ss1 module parameter, health/identity/resource files), removed when the
+// object goes away.
 
 #include <stdlib.h>
 
@@ -100,6 +101,34 @@ class SysfsTree {
                (std::string(nic.netdev) + std::to_string(nic.index)) / "device",
            root_ / pci);
     return name;
+  }
+
+  // A NIC's health, identity and resource files as a quiet Cassini 2 node shows them (N3, N4,
+  // N7): no link restart, no PCIe error, resource groups free. Tests overwrite single files.
+  void addNicDetails(int index) const {
+    const auto dev =
+        std::filesystem::path("class") / "cxi" / ("cxi" + std::to_string(index)) / "device";
+    for (int i = 0; i < 10; ++i)
+      write(dev / "link_restarts" / ("time_" + std::to_string(i)), "0\n");
+    write(dev / "properties" / "pcie_corr_err", "0\n");
+    write(dev / "properties" / "pcie_uncorr_err", "0\n");
+    write(dev / "aer_dev_correctable", "RxErr 0\nBadTLP 0\nBadDLLP 0\nTOTAL_ERR_COR 0\n");
+    write(dev / "aer_dev_fatal", "Undefined 0\nDLP 0\nMalfTLP 0\nTOTAL_ERR_FATAL 0\n");
+    write(dev / "aer_dev_nonfatal", "Undefined 0\nDLP 0\nMalfTLP 0\nTOTAL_ERR_NONFATAL 0\n");
+    write(dev / "properties" / "nic_addr", "0x12\n");
+    write(dev / "properties" / "nid", "0x12\n");
+    write(dev / "properties" / "pid_granule", "256\n");
+    write(dev / "properties" / "rdzv_get_idx", "0\n");
+    write(dev / "properties" / "driver_rev", "9ce667e\n");
+    write(dev / "uc" / "version", "1.5.41\n");
+    write(dev / "fru" / "model", "HPE Slingshot 400Gb 1-port\n");
+    write(dev / "fru" / "serial_number", "SN0001\n");
+    const char* resources[][2] = {
+        {"num_ptes", "2048"}, {"num_txqs", "1024"}, {"num_tgqs", "512"},
+        {"num_eqs", "2048"},  {"num_cts", "2048"},  {"num_acs", "1022"},
+        {"num_tles", "2048"}, {"num_les", "16384"}, {"rgids_avail", "251"}};
+    for (const auto& [name, value] : resources)
+      write(dev / "properties" / name, std::string(value) + "\n");
   }
 
   // The driver's boot default, as module cxi_ss1 (or the older cxi_core) shows it.

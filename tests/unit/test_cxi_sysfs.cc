@@ -1,5 +1,6 @@
 // The sysfs reader on fixture trees: Cassini 1 and 2 port layouts, the properties fallback,
-// rdzv_get_en and its module default, netdev and NUMA placement, telemetry values and deltas.
+// rdzv_get_en and its module default, netdev and NUMA placement, telemetry values and deltas,
+// link restarts, PCIe/AER counters, identity and resources.
 
 #include <gtest/gtest.h>
 
@@ -206,6 +207,65 @@ TEST(CxiSysfs, CacheLineAndCpuLists) {
   EXPECT_TRUE(parseCpuList("x").empty());
 }
 
+TEST(CxiSysfs, HealthIdentityAndResources) {
+  SysfsTree tree;
+  tree.addNic({.index = 0});
+  tree.addNicDetails(0);
+  tree.write("class/cxi/cxi0/device/link_restarts/time_3", "1700000000\n");
+  tree.write("class/cxi/cxi0/device/link_restarts/time_7", "1699990000\n");
+  tree.write("class/cxi/cxi0/device/properties/pcie_corr_err", "7\n");
+  tree.write("class/cxi/cxi0/device/aer_dev_nonfatal", "DLP 1\nMalfTLP 2\nTOTAL_ERR_NONFATAL 3\n");
+  const auto nic = readCxiSysfs(tree.root()).nics.at(0);
+  EXPECT_EQ(nic.link_restarts, (std::vector<std::int64_t>{1699990000, 1700000000}));
+  EXPECT_EQ(nic.pcie_corr_err, std::optional<std::uint64_t>(7));
+  EXPECT_EQ(nic.pcie_uncorr_err, std::optional<std::uint64_t>(0));
+  EXPECT_EQ(nic.aer, (std::map<std::string, std::uint64_t>{
+                         {"correctable", 0}, {"fatal", 0}, {"nonfatal", 3}}));
+  EXPECT_EQ(nic.nic_addr, "0x12");
+  EXPECT_EQ(nic.nid, "0x12");
+  EXPECT_EQ(nic.pid_granule, std::optional<std::int64_t>(256));
+  EXPECT_EQ(nic.rdzv_get_idx, std::optional<std::int64_t>(0));
+  EXPECT_EQ(nic.driver_rev, "9ce667e");
+  EXPECT_EQ(nic.firmware, "1.5.41");
+  EXPECT_EQ(nic.fru, (std::map<std::string, std::string>{{"model", "HPE Slingshot 400Gb 1-port"},
+                                                         {"serial_number", "SN0001"}}));
+  EXPECT_EQ(nic.resources.size(), cxiResourceProperties().size());
+  EXPECT_EQ(nic.resources.at("num_les"), 16384u);
+  EXPECT_EQ(nic.resources.at("rgids_avail"), 251u);
+}
+
+TEST(CxiSysfs, MissingHealthFilesLeaveTheFieldsEmpty) {
+  SysfsTree tree;
+  tree.addNic({.index = 0});
+  tree.write("class/cxi/cxi0/device/link_restarts/time_0", "garbage\n");
+  tree.write("class/cxi/cxi0/device/properties/num_ptes", "-1\n");
+  const auto nic = readCxiSysfs(tree.root()).nics.at(0);
+  EXPECT_FALSE(nic.link_restarts.has_value());
+  EXPECT_FALSE(nic.pcie_corr_err.has_value());
+  EXPECT_FALSE(nic.pcie_uncorr_err.has_value());
+  EXPECT_TRUE(nic.aer.empty());
+  EXPECT_EQ(nic.nic_addr, "");
+  EXPECT_FALSE(nic.pid_granule.has_value());
+  EXPECT_TRUE(nic.fru.empty());
+  EXPECT_TRUE(nic.resources.empty());
+}
+
+TEST(CxiSysfs, AerCounterFiles) {
+  EXPECT_EQ(parseAerCounters("RxErr 1\nBadTLP 2\nTOTAL_ERR_COR 5\n"), 5u);  // the total wins
+  EXPECT_EQ(parseAerCounters("RxErr 1\nBadTLP 2\n"), 3u);
+  EXPECT_EQ(parseAerCounters("  DLP\t4\n"), 4u);
+  EXPECT_EQ(parseAerCounters("no numbers here\n"), std::nullopt);
+  EXPECT_EQ(parseAerCounters(""), std::nullopt);
+}
+
+TEST(CxiSysfs, NicNames) {
+  SysfsTree tree;
+  EXPECT_TRUE(cxiNicNames(tree.root()).empty());
+  tree.addNic({.index = 10, .slot = "0000:30:00.0"});
+  tree.addNic({.index = 2});
+  EXPECT_EQ(cxiNicNames(tree.root()), (std::vector<std::string>{"cxi2", "cxi10"}));
+}
+
 TEST(CxiSysfs, Json) {
   SysfsTree tree;
   tree.addNic({.index = 0});
@@ -217,6 +277,19 @@ TEST(CxiSysfs, Json) {
   EXPECT_EQ(j["nics"][0]["netdev"], "hsn0");
   EXPECT_EQ(j["nics"][0]["telemetry"][kRestrictedPktCounter]["count"], 100);
   EXPECT_EQ(j["rdzv_get_en_default"], true);
+  EXPECT_TRUE(j["nics"][0]["link_restarts"].is_null());
+  EXPECT_TRUE(j["nics"][0]["pcie_uncorr_err"].is_null());
+  EXPECT_TRUE(j["nics"][0]["resources"].empty());
+  tree.addNicDetails(0);
+  tree.write("class/cxi/cxi0/device/link_restarts/time_1", "1700000000\n");
+  nlohmann::json d = readCxiSysfs(tree.root());
+  EXPECT_EQ(d["nics"][0]["link_restarts"], nlohmann::json::array({1700000000}));
+  EXPECT_EQ(d["nics"][0]["pcie_uncorr_err"], 0);
+  EXPECT_EQ(d["nics"][0]["aer"]["fatal"], 0);
+  EXPECT_EQ(d["nics"][0]["pid_granule"], 256);
+  EXPECT_EQ(d["nics"][0]["firmware"], "1.5.41");
+  EXPECT_EQ(d["nics"][0]["fru"]["serial_number"], "SN0001");
+  EXPECT_EQ(d["nics"][0]["resources"]["rgids_avail"], 251);
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // Each doctor rule on fixture environments and sysfs trees: libfabric and the cxi provider
-// (E1–E3), libfabric.conf (E5), the FI_CXI_* findings (E4, E6, E7, E11), the NICs (N1, N2, N5,
-// N9, N13), alt_read against rdzv_get_en (E9, E10), the host (N10, N11), the JSON form.
+// (E1–E3), libfabric.conf (E5), the FI_CXI_* findings (E4, E6, E7, E11), the NICs (N1–N7, N9,
+// N13), alt_read against rdzv_get_en (E9, E10), the job (N8, N12), the host (N10, N11), the JSON.
 
 #include <filesystem>
 #include <map>
@@ -42,6 +42,8 @@ FabricProbe withCxi(int major = 2, int minor = 3) {
   return f;
 }
 
+constexpr std::int64_t kNow = 1700003600;
+
 // A quiet node: libfabric with cxi, unlimited memlock, no FI_* set, the fixture's /sys.
 DoctorInput input(const SysfsTree& tree, std::map<std::string, std::string> env = {}) {
   DoctorInput in;
@@ -53,6 +55,7 @@ DoctorInput input(const SysfsTree& tree, std::map<std::string, std::string> env 
   in.host.hostname = "nid001";
   in.host.cpus = 4;
   in.limits.memlock_known = true;
+  in.now = kNow;
   return in;
 }
 
@@ -278,6 +281,154 @@ TEST(Doctor, Affinity) {
   EXPECT_TRUE(has(runDoctor(in), "N9", "affinity", CheckStatus::Ok, "next to a CXI NIC"));
 }
 
+TEST(Doctor, LinkRestartsInTheLastHour) {
+  SysfsTree tree;
+  tree.addNic({.index = 0});
+  EXPECT_EQ(find(runDoctor(input(tree)), "N3", "cxi0 link restarts"), nullptr);  // no files
+  tree.addNicDetails(0);
+  EXPECT_TRUE(has(runDoctor(input(tree)), "N3", "cxi0 link restarts", CheckStatus::Ok,
+                  "no automatic link restart recorded"));
+  const auto at = [&](int slot, std::int64_t t) {
+    tree.write("class/cxi/cxi0/device/link_restarts/time_" + std::to_string(slot),
+               std::to_string(t) + "\n");
+  };
+  at(4, kNow - 7200);
+  EXPECT_TRUE(has(runDoctor(input(tree)), "N3", "cxi0 link restarts", CheckStatus::Ok,
+                  "none in the last hour (1 recorded, the last 2 h 00 min ago)"));
+  at(5, kNow - 3000);
+  at(6, kNow - 100);
+  auto r = runDoctor(input(tree));
+  EXPECT_TRUE(has(r, "N3", "cxi0 link restarts", CheckStatus::Warning,
+                  "cxi0 link restarted 2× in last hour (last 1 min 40 s ago)"));
+  EXPECT_EQ(r.exitCode(), 0);
+  for (int slot = 0; slot < 10; ++slot) at(slot, kNow - 60 - slot);
+  EXPECT_TRUE(has(runDoctor(input(tree)), "N3", "cxi0 link restarts", CheckStatus::Warning,
+                  "restarted at least 10× in last hour"));
+}
+
+TEST(Doctor, PcieErrors) {
+  SysfsTree tree;
+  tree.addNic({.index = 0});
+  EXPECT_EQ(find(runDoctor(input(tree)), "N3", "cxi0 PCIe errors"), nullptr);
+  tree.addNicDetails(0);
+  EXPECT_TRUE(has(runDoctor(input(tree)), "N3", "cxi0 PCIe errors", CheckStatus::Ok,
+                  "no uncorrectable error; 0 correctable"));
+  tree.write("class/cxi/cxi0/device/properties/pcie_corr_err", "5\n");
+  EXPECT_TRUE(has(runDoctor(input(tree)), "N3", "cxi0 PCIe errors", CheckStatus::Ok,
+                  "5 correctable (pcie_corr_err 5, aer_dev_correctable 0)"));
+  tree.write("class/cxi/cxi0/device/aer_dev_nonfatal", "DLP 1\nTOTAL_ERR_NONFATAL 1\n");
+  EXPECT_TRUE(has(runDoctor(input(tree)), "N3", "cxi0 PCIe errors", CheckStatus::Warning,
+                  "1 uncorrectable PCIe error (pcie_uncorr_err 0, aer_dev_fatal 0, "
+                  "aer_dev_nonfatal 1)"));
+  // Only the driver's counter, no AER files: still judged.
+  SysfsTree bare;
+  bare.addNic({.index = 0});
+  bare.write("class/cxi/cxi0/device/properties/pcie_uncorr_err", "2\n");
+  EXPECT_TRUE(has(runDoctor(input(bare)), "N3", "cxi0 PCIe errors", CheckStatus::Warning,
+                  "2 uncorrectable PCIe errors (pcie_uncorr_err 2)"));
+}
+
+TEST(Doctor, Identity) {
+  SysfsTree tree;
+  tree.addNic({.index = 0});
+  EXPECT_EQ(find(runDoctor(input(tree)), "N4", "cxi0 identity"), nullptr);
+  tree.write("class/cxi/cxi0/device/properties/nid", "0x2a\n");
+  EXPECT_TRUE(has(runDoctor(input(tree)), "N4", "cxi0 identity", CheckStatus::Ok, "nid 0x2a"));
+  tree.addNicDetails(0);
+  EXPECT_TRUE(has(runDoctor(input(tree)), "N4", "cxi0 identity", CheckStatus::Ok,
+                  "nic_addr 0x12, nid 0x12, pid_granule 256, rdzv_get_idx 0, driver 9ce667e, "
+                  "firmware 1.5.41, model HPE Slingshot 400Gb 1-port, serial_number SN0001"));
+}
+
+TEST(Doctor, Resources) {
+  SysfsTree tree;
+  tree.addNic({.index = 0});
+  EXPECT_EQ(find(runDoctor(input(tree)), "N7", "cxi0 resources"), nullptr);
+  tree.addNicDetails(0);
+  EXPECT_TRUE(has(runDoctor(input(tree)), "N7", "cxi0 resources", CheckStatus::Ok,
+                  "num_ptes 2048, num_txqs 1024, num_tgqs 512, num_eqs 2048, num_cts 2048, "
+                  "num_acs 1022, num_tles 2048, num_les 16384, rgids_avail 251"));
+  tree.write("class/cxi/cxi0/device/properties/rgids_avail", "0\n");
+  auto r = runDoctor(input(tree));
+  EXPECT_TRUE(has(r, "N7", "cxi0 resources", CheckStatus::Warning, "rgids_avail is 0"));
+  EXPECT_EQ(r.exitCode(), 0);
+}
+
+TEST(Doctor, RetryHandler) {
+  SysfsTree tree;
+  tree.addNic({.index = 0});
+  tree.addNic({.index = 1, .slot = "0000:22:00.0"});
+  tree.addNic({.index = 2, .slot = "0000:23:00.0"});
+  auto in = input(tree);
+  in.retry_handlers = {{"cxi0", "active"}, {"cxi1", "failed"}};
+  EXPECT_EQ(find(runDoctor(in), "N6", "cxi0 retry handler"), nullptr);  // a fixture's NICs
+  in.real_node = true;
+  auto r = runDoctor(in);
+  EXPECT_TRUE(has(r, "N6", "cxi0 retry handler", CheckStatus::Ok, "cxi_rh@cxi0.service is active"));
+  EXPECT_TRUE(has(r, "N6", "cxi1 retry handler", CheckStatus::Error,
+                  "cxi_rh@cxi1 not running (systemctl is-active: failed)"));
+  EXPECT_TRUE(has(r, "N6", "cxi2 retry handler", CheckStatus::Warning, "cannot tell whether"));
+  in.retry_handlers["cxi2"] = "unknown";
+  EXPECT_TRUE(has(runDoctor(in), "N6", "cxi2 retry handler", CheckStatus::Warning,
+                  "cannot tell whether cxi_rh@cxi2.service runs"));
+  in.env = {{"FI_CXI_DEVICE_NAME", "cxi0"}};  // only the NICs the provider may use
+  EXPECT_EQ(find(runDoctor(in), "N6", "cxi1 retry handler"), nullptr);
+}
+
+// --- the job: VNI and other jobs -----------------------------------------------------------------
+
+TEST(Doctor, SlingshotVni) {
+  SysfsTree none;
+  EXPECT_EQ(find(runDoctor(input(none)), "N8", "Slingshot VNI"), nullptr);
+  EXPECT_TRUE(has(runDoctor(input(none, {{"SLINGSHOT_DEVICES", "cxi0"}})), "N8", "Slingshot VNI",
+                  CheckStatus::Ok, "SLINGSHOT_DEVICES=cxi0"));
+  auto in = input(none, {{"FI_PROVIDER", "cxi"}});
+  in.fabric = noCxi();
+  EXPECT_TRUE(has(runDoctor(in), "N8", "Slingshot VNI", CheckStatus::Warning,
+                  "no SLINGSHOT_VNIS: provider will use a default service/VNI 10 (may fail or "
+                  "be shared)"));
+  SysfsTree tree;
+  tree.addNic({.index = 0});
+  auto job = runDoctor(input(tree, {{"SLINGSHOT_DEVICES", "cxi0"}}));
+  EXPECT_TRUE(
+      has(job, "N8", "Slingshot VNI", CheckStatus::Warning, "single-node jobs often get none"));
+  EXPECT_TRUE(has(job, "N8", "Slingshot VNI", CheckStatus::Warning, "set: SLINGSHOT_DEVICES=cxi0"));
+  EXPECT_TRUE(has(runDoctor(input(tree, {{"SLINGSHOT_VNIS", "1024"},
+                                         {"SLINGSHOT_DEVICES", "cxi0"},
+                                         {"SLINGSHOT_SVC_IDS", "5"},
+                                         {"SLINGSHOT_TCS", "0xa"}})),
+                  "N8", "Slingshot VNI", CheckStatus::Ok,
+                  "SLINGSHOT_VNIS=1024, SLINGSHOT_DEVICES=cxi0, SLINGSHOT_SVC_IDS=5, "
+                  "SLINGSHOT_TCS=0xa"));
+}
+
+TEST(Doctor, SharedNode) {
+  SysfsTree tree;
+  tree.addNic({.index = 0});
+  auto in = input(tree, {{"SLURM_JOB_ID", "42"}});
+  EXPECT_EQ(find(runDoctor(in), "N12", "shared node"), nullptr);  // squeue not asked or failed
+  in.node_jobs = std::vector<std::string>{"42"};
+  EXPECT_TRUE(
+      has(runDoctor(in), "N12", "shared node", CheckStatus::Ok, "no other job on this node"));
+  in.node_jobs = std::vector<std::string>{"40_2", "42", "43", "44+1", "43"};
+  in.env["SLURM_ARRAY_JOB_ID"] = "40";
+  in.env["SLURM_ARRAY_TASK_ID"] = "2";
+  auto r = runDoctor(in);
+  EXPECT_TRUE(has(r, "N12", "shared node", CheckStatus::Warning,
+                  "rdzv_get_en is node-global; another job (43, 44+1) may flip it"));
+  EXPECT_EQ(r.exitCode(), 0);
+  in.node_jobs = std::vector<std::string>{"42+0", "42+1"};  // this het job's parts
+  EXPECT_TRUE(
+      has(runDoctor(in), "N12", "shared node", CheckStatus::Ok, "no other job on this node"));
+  in.env.erase("SLURM_JOB_ID");
+  EXPECT_EQ(find(runDoctor(in), "N12", "shared node"), nullptr);  // outside a job
+  SysfsTree none;
+  auto plain = input(none, {{"SLURM_JOB_ID", "42"}});
+  plain.node_jobs = std::vector<std::string>{"42", "43"};
+  EXPECT_TRUE(has(runDoctor(plain), "N12", "shared node", CheckStatus::Ok,
+                  "other jobs on this node (43), but no CXI NIC"));
+}
+
 // --- alt_read and rdzv_get_en -------------------------------------------------------------------
 
 TEST(Doctor, AltReadWithHardwareGetsEnabledIsAnError) {
@@ -299,7 +450,9 @@ TEST(Doctor, AltReadWithHardwareGetsDisabledIsFine) {
   SysfsTree tree;
   tree.addNic({.index = 0, .rdzv_get_en = 0});
   tree.moduleDefault("Y");
-  auto r = runDoctor(input(tree, {{"FI_CXI_RDZV_PROTO", "alt_read"}, {"FI_PROVIDER", "cxi"}}));
+  auto r = runDoctor(input(
+      tree,
+      {{"FI_CXI_RDZV_PROTO", "alt_read"}, {"FI_PROVIDER", "cxi"}, {"SLINGSHOT_VNIS", "1234"}}));
   EXPECT_TRUE(has(r, "E9", "cxi0 rdzv_get_en", CheckStatus::Ok, "0 with alt_read"));
   EXPECT_TRUE(has(r, "E9", "rdzv_get_en_default", CheckStatus::Ok, "=Y"));
   EXPECT_EQ(r.count(CheckStatus::Error), 0);

@@ -49,6 +49,15 @@ TEST(TimeLeft, CaptureCommandReturnsStdoutOfASuccess) {
   EXPECT_EQ(captureCommand({}, 10), std::nullopt);
 }
 
+TEST(TimeLeft, RunCommandKeepsTheOutputOfAFailure) {
+  auto r = runCommand({"sh", "-c", "echo inactive; exit 3"}, 10);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->exit_code, 3);
+  EXPECT_EQ(r->out, "inactive\n");
+  EXPECT_FALSE(runCommand({"rdzv-no-such-command-here"}, 10).has_value());
+  EXPECT_FALSE(runCommand({"sleep", "30"}, 0.3).has_value());
+}
+
 TEST(TimeLeft, CaptureCommandKillsWhatOverstays) {
   auto start = Clock::now();
   EXPECT_EQ(captureCommand({"sleep", "30"}, 0.3), std::nullopt);

@@ -142,6 +142,46 @@ void readPort(CxiNic& nic) {
   if (nic.link_speed.empty()) nic.link_speed = readValue(nic.device_dir / "properties" / "speed");
 }
 
+// The driver fills a ring of 10 timestamps (cass_lmon.c, cass_sysfs.c LINK_RESTART_TIME) and
+// zeroes it when the link is brought up by hand.
+std::optional<std::vector<std::int64_t>> readLinkRestarts(const fs::path& dir) {
+  std::optional<std::vector<std::int64_t>> out;
+  for (int i = 0; i < 10; ++i) {
+    auto t = toNumber<std::int64_t>(readValue(dir / ("time_" + std::to_string(i))));
+    if (!t) continue;
+    if (!out) out.emplace();
+    if (*t != 0) out->push_back(*t);
+  }
+  if (out) std::sort(out->begin(), out->end());
+  return out;
+}
+
+void readHealth(CxiNic& nic) {
+  const fs::path props = nic.device_dir / "properties";
+  nic.link_restarts = readLinkRestarts(nic.device_dir / "link_restarts");
+  nic.pcie_corr_err = toNumber<std::uint64_t>(readValue(props / "pcie_corr_err"));
+  nic.pcie_uncorr_err = toNumber<std::uint64_t>(readValue(props / "pcie_uncorr_err"));
+  for (const char* kind : {"correctable", "fatal", "nonfatal"})
+    if (auto text = readText(nic.device_dir / (std::string("aer_dev_") + kind)))
+      if (auto total = parseAerCounters(*text)) nic.aer[kind] = *total;
+}
+
+void readIdentity(CxiNic& nic) {
+  const fs::path props = nic.device_dir / "properties";
+  nic.nic_addr = readValue(props / "nic_addr");
+  nic.nid = readValue(props / "nid");
+  nic.pid_granule = toNumber<std::int64_t>(readValue(props / "pid_granule"));
+  nic.rdzv_get_idx = toNumber<std::int64_t>(readValue(props / "rdzv_get_idx"));
+  nic.driver_rev = readValue(props / "driver_rev");
+  nic.firmware = readValue(nic.device_dir / "uc" / "version");
+  for (const char* field : {"description", "model", "part_number", "serial_number"}) {
+    std::string value = readValue(nic.device_dir / "fru" / field);
+    if (!value.empty()) nic.fru[field] = std::move(value);
+  }
+  for (const auto& name : cxiResourceProperties())
+    if (auto n = toNumber<std::uint64_t>(readValue(props / name))) nic.resources[name] = *n;
+}
+
 CxiNic readNic(const fs::path& root, const fs::path& entry) {
   CxiNic nic;
   nic.name = entry.filename().string();
@@ -161,6 +201,8 @@ CxiNic readNic(const fs::path& root, const fs::path& entry) {
   for (const auto& counter : defaultTelemetryCounters())
     if (auto v = parseTelemetry(readValue(nic.device_dir / "telemetry" / counter)))
       nic.telemetry[counter] = *v;
+  readHealth(nic);
+  readIdentity(nic);
   return nic;
 }
 
@@ -211,6 +253,33 @@ CxiSysfs readCxiSysfs(const fs::path& root) {
     }
   }
   return out;
+}
+
+std::vector<std::string> cxiResourceProperties() {
+  return {"num_ptes", "num_txqs", "num_tgqs", "num_eqs",    "num_cts",
+          "num_acs",  "num_tles", "num_les",  "rgids_avail"};
+}
+
+std::vector<std::string> cxiNicNames(const fs::path& root) {
+  std::vector<std::string> names;
+  for (const auto& entry : nicEntries(root)) names.push_back(entry.filename().string());
+  return names;
+}
+
+std::optional<std::uint64_t> parseAerCounters(std::string_view text) {
+  std::optional<std::uint64_t> sum;
+  std::istringstream lines{std::string(text)};
+  std::string line;
+  while (std::getline(lines, line)) {
+    const std::string t = trim(line);
+    const std::size_t space = t.find_last_of(" \t");
+    if (space == std::string::npos) continue;
+    auto n = toNumber<std::uint64_t>(std::string_view(t).substr(space + 1));
+    if (!n) continue;
+    if (t.rfind("TOTAL_", 0) == 0) return n;
+    sum = sum.value_or(0) + *n;
+  }
+  return sum;
 }
 
 unsigned readCacheLineSize(const fs::path& root) {
@@ -286,6 +355,9 @@ void to_json(nlohmann::json& j, const CxiNic& nic) {
   const auto optional = [](const std::optional<bool>& b) {
     return b ? nlohmann::json(*b) : nlohmann::json(nullptr);
   };
+  const auto number = [](const auto& n) {
+    return n ? nlohmann::json(*n) : nlohmann::json(nullptr);
+  };
   j = nlohmann::json{{"name", nic.name},
                      {"device_dir", nic.device_dir.string()},
                      {"cassini_version", nic.cassini_version},
@@ -300,7 +372,20 @@ void to_json(nlohmann::json& j, const CxiNic& nic) {
                      {"netdev", nic.netdev},
                      {"numa_node", nic.numa_node},
                      {"local_cpulist", nic.local_cpulist},
-                     {"telemetry", nic.telemetry}};
+                     {"telemetry", nic.telemetry},
+                     {"link_restarts", nic.link_restarts ? nlohmann::json(*nic.link_restarts)
+                                                         : nlohmann::json(nullptr)},
+                     {"pcie_corr_err", number(nic.pcie_corr_err)},
+                     {"pcie_uncorr_err", number(nic.pcie_uncorr_err)},
+                     {"aer", nic.aer},
+                     {"nic_addr", nic.nic_addr},
+                     {"nid", nic.nid},
+                     {"pid_granule", number(nic.pid_granule)},
+                     {"rdzv_get_idx", number(nic.rdzv_get_idx)},
+                     {"driver_rev", nic.driver_rev},
+                     {"firmware", nic.firmware},
+                     {"fru", nic.fru},
+                     {"resources", nic.resources}};
 }
 
 void to_json(nlohmann::json& j, const CxiSysfs& sysfs) {

@@ -49,6 +49,27 @@ struct CxiNic {
   std::string local_cpulist;         // device/local_cpulist, e.g. "0-15,32-47"
   std::map<std::string, TelemetryValue> telemetry;  // the two packet counters, when readable
 
+  // Link flaps and PCIe health (§4.2 N3).
+  // link_restarts/time_0..9: when the driver last restarted the link on its own, in seconds
+  // since the epoch (ktime_get_real_seconds); empty slots (0) left out. nullopt: no such files.
+  std::optional<std::vector<std::int64_t>> link_restarts;
+  std::optional<std::uint64_t> pcie_corr_err;    // properties/pcie_corr_err
+  std::optional<std::uint64_t> pcie_uncorr_err;  // properties/pcie_uncorr_err
+  // The kernel's AER totals by file suffix: "correctable", "fatal", "nonfatal" (aer_dev_*).
+  std::map<std::string, std::uint64_t> aer;
+
+  // Identity (N4); empty or nullopt when unreadable.
+  std::string nic_addr;                     // properties/nic_addr, as the driver prints it ("0x12")
+  std::string nid;                          // properties/nid
+  std::optional<std::int64_t> pid_granule;  // properties/pid_granule
+  std::optional<std::int64_t> rdzv_get_idx;
+  std::string driver_rev;                  // properties/driver_rev: the driver's commit
+  std::string firmware;                    // uc/version
+  std::map<std::string, std::string> fru;  // fru/{description,model,part_number,serial_number}
+
+  // Resources (N7): properties/num_{ptes,txqs,tgqs,eqs,cts,acs,tles,les} and rgids_avail.
+  std::map<std::string, std::uint64_t> resources;
+
   // <device_dir>/properties/rdzv_get_en, for messages.
   std::filesystem::path rdzvGetEnPath() const;
 };
@@ -64,6 +85,16 @@ struct CxiSysfs {
 // Reads <root>/class/cxi/* (Cassini 1 and 2 port layouts) and the module parameter under
 // <root>/module/cxi_ss1 (older drivers: cxi_core). Never throws; no NICs when the class is absent.
 CxiSysfs readCxiSysfs(const std::filesystem::path& root = "/sys");
+
+// The property files of CxiNic::resources, in the order doctor lists them.
+std::vector<std::string> cxiResourceProperties();
+
+// The NIC names under <root>/class/cxi ("cxi0", "cxi1", ...), without reading their files.
+std::vector<std::string> cxiNicNames(const std::filesystem::path& root = "/sys");
+
+// One AER counter file (aer_dev_correctable: "RxErr 0\n...\nTOTAL_ERR_COR 2"): its TOTAL_ line
+// when it has one, else the sum of its numbers; nullopt when no line ends in a number.
+std::optional<std::uint64_t> parseAerCounters(std::string_view text);
 
 // cpu0's coherency_line_size under `root` (the provider's source), 64 when unreadable.
 unsigned readCacheLineSize(const std::filesystem::path& root = "/sys");
