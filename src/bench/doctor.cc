@@ -463,6 +463,37 @@ void checkHost(const DoctorInput& in, const DoctorReport& rep, Checks& c) {
                        : fmt::format(", this process may run on CPUs {}", cpuRanges(l.affinity))));
 }
 
+// E14: FI_* variables MPI_Init set, changed or removed. The provider reads each once, at its
+// first use, so a value a library puts there beforehand silently wins over the job script's
+// intent (HPE Cray MPI documents that it sets FI_ defaults).
+void checkEnvChangedByMpi(const DoctorInput& in, Checks& c) {
+  if (!in.env_before_mpi) return;
+  const auto& before = *in.env_before_mpi;
+  std::set<std::string> names;
+  for (const auto* env : {&before, &in.env})
+    for (const auto& [name, value] : *env)
+      if (name.rfind("FI_", 0) == 0) names.insert(name);
+  auto valueIn = [](const std::map<std::string, std::string>& env, const std::string& name) {
+    auto it = env.find(name);
+    return it == env.end() ? std::optional<std::string>() : std::optional(it->second);
+  };
+  int changed = 0;
+  for (const auto& name : names) {
+    auto was = valueIn(before, name), is = valueIn(in.env, name);
+    if (was == is) continue;
+    ++changed;
+    c.warn("E14", name,
+           fmt::format("{} by MPI_Init: {} -> {}; libfabric reads it once, so it uses {}: set "
+                       "it in the job's environment if that is not what you meant",
+                       !was  ? "set"
+                       : !is ? "unset"
+                             : "changed",
+                       was ? *was : "(unset)", is ? *is : "(unset)",
+                       is ? "the value after MPI_Init" : "its default"));
+  }
+  if (changed == 0) c.ok("E14", "MPI_Init", "MPI_Init set, changed or removed no FI_* variable");
+}
+
 }  // namespace
 
 const char* checkStatusName(CheckStatus status) {
@@ -513,6 +544,7 @@ DoctorReport runDoctor(const DoctorInput& in) {
   if (in.fabric && in.fabric->cxiAvailable()) cxi.registered = in.fabric->params;
   rep.cxi = ofi::analyzeCxiEnv(cxi);
   checkCxiEnv(in, rep, c);
+  checkEnvChangedByMpi(in, c);
 
   rep.sysfs = ofi::readCxiSysfs(in.sysfs_root);
   // FI_CXI_DEVICE_NAME (when valid) restricts the provider to the NICs it names.

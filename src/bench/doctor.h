@@ -65,6 +65,9 @@ struct DoctorInput {
   // N12: the job ids squeue lists on this node, this job's included; nullopt outside a Slurm
   // job or when squeue failed.
   std::optional<std::vector<std::string>> node_jobs;
+  // E14: the environment before MPI_Init, when MPI_Init ran since (`env` is the one after it,
+  // which libfabric reads); nullopt without MPI.
+  std::optional<std::map<std::string, std::string>> env_before_mpi;
 };
 
 // getrlimit(RLIMIT_MEMLOCK) and sched_getaffinity of this process.

@@ -137,11 +137,14 @@ bench::DoctorInput captureInput(const DoctorFlags& flags) {
 
 // One rank of a doctor across ranks: its own checks to rank 0, which compares and prints; every
 // rank exits with the job's verdict.
-int doctorRank(const DoctorFlags& flags, RankStart& start) {
+int doctorRank(const DoctorFlags& flags, const std::map<std::string, std::string>& env_at_start,
+               RankStart& start) {
   auto& bootstrap = start.bootstrap;
   const int rank = bootstrap.rank();
   try {
-    const auto rep = bench::runDoctor(captureInput(flags));
+    auto input = captureInput(flags);
+    if (start.store_uri.empty()) input.env_before_mpi = env_at_start;  // MPI_Init ran since
+    const auto rep = bench::runDoctor(input);
     auto deadline = Deadline::afterSeconds(flags.launch.timeout);
     auto said = bootstrap.gather(
         "doctor/ranks", store::toBytes(nlohmann::json(bench::rankDoctorOf(rep, rank)).dump()),
@@ -210,10 +213,11 @@ Action addDoctorCommand(CLI::App& app, const std::vector<std::string>& argv) {
       return rep.exitCode();
     }
     const auto started = Clock::now();
+    const auto env_at_start = wholeEnvironment();  // before a launcher's MPI_Init (E14)
     interrupt::install();
     validateLaunchFlags(flags->launch);
     return launchRanks(flags->launch, argv, started, false, {},
-                       [&](RankStart& s) { return doctorRank(*flags, s); });
+                       [&](RankStart& s) { return doctorRank(*flags, env_at_start, s); });
   };
 }
 

@@ -186,6 +186,33 @@ TEST(Doctor, EnvironmentFindingsBecomeChecks) {
   EXPECT_EQ(r.exitCode(), 1);
 }
 
+TEST(Doctor, VariablesMpiInitSetChangedOrRemovedAreNamed) {
+  SysfsTree tree;
+  auto in = input(tree, {{"FI_CXI_RX_MATCH_MODE", "hybrid"},
+                         {"FI_CXI_RDZV_THRESHOLD", "16384"},
+                         {"FI_PROVIDER", "cxi"},
+                         {"OMPI_COMM_WORLD_RANK", "0"}});
+  auto r = runDoctor(in);
+  EXPECT_EQ(find(r, "E14", "MPI_Init"), nullptr);  // no MPI: nothing to compare
+  in.env_before_mpi = {{"FI_CXI_RDZV_THRESHOLD", "16384"},
+                       {"FI_PROVIDER", "tcp"},
+                       {"FI_MR_CACHE_MONITOR", "userfaultfd"}};
+  r = runDoctor(in);
+  EXPECT_TRUE(has(r, "E14", "FI_CXI_RX_MATCH_MODE", CheckStatus::Warning,
+                  "set by MPI_Init: (unset) -> hybrid; libfabric reads it once, so it uses the "
+                  "value after MPI_Init"));
+  EXPECT_TRUE(
+      has(r, "E14", "FI_PROVIDER", CheckStatus::Warning, "changed by MPI_Init: tcp -> cxi"));
+  EXPECT_TRUE(has(r, "E14", "FI_MR_CACHE_MONITOR", CheckStatus::Warning,
+                  "unset by MPI_Init: userfaultfd -> (unset); libfabric reads it once, so it "
+                  "uses its default"));
+  EXPECT_EQ(find(r, "E14", "FI_CXI_RDZV_THRESHOLD"), nullptr);  // the same before and after
+  EXPECT_EQ(find(r, "E14", "OMPI_COMM_WORLD_RANK"), nullptr);   // not libfabric's
+  in.env_before_mpi = in.env;
+  r = runDoctor(in);
+  EXPECT_TRUE(has(r, "E14", "MPI_Init", CheckStatus::Ok, "no FI_* variable"));
+}
+
 TEST(Doctor, FiCxiVariablesWithoutCxiProviderAreNoted) {
   SysfsTree tree;
   auto in = input(tree, {{"FI_CXI_RDZV_THRESHOLD", "4096"}});
