@@ -50,8 +50,14 @@ Action addInfoCommand(CLI::App& app) {
     // A broken launcher environment fails info as it fails run (exit 2), after the rest.
     std::exception_ptr cannot;
     try {
-      fmt::print("  `rdzvbench run` would use: {}\n",
-                 store::chooseBootstrap(request, launch, env).describe());
+      if (launch && launch->size == 1)
+        fmt::print(
+            "  `rdzvbench run` would stop: {} started 1 task (--np N starts local ranks "
+            "in it)\n",
+            launch->launcher);
+      else
+        fmt::print("  `rdzvbench run` would use: {}\n",
+                   store::chooseBootstrap(request, launch, env).describe());
     } catch (const Error&) {
       cannot = std::current_exception();
     }

@@ -68,8 +68,11 @@ int noteRankFailure(Error& e, store::Bootstrap& bootstrap, const std::string& un
 }
 
 void addLaunchOptions(CLI::App& cmd, LaunchFlags& flags) {
-  cmd.add_option("--np", flags.np, "Ranks to start in local mode (no launcher, no store)")
-      ->capture_default_str();
+  cmd.add_option("--np", flags.np,
+                 "Ranks to start in local mode (no launcher, or a launcher that started one "
+                 "task; no store)")
+      ->capture_default_str()
+      ->each([&flags](const std::string&) { flags.np_given = true; });
   cmd.add_option("--rank", flags.rank, "This process's rank (with --size and --store)");
   cmd.add_option("--size", flags.size, "Number of ranks (with --rank and --store)");
   cmd.add_option("--store", flags.store,
@@ -117,8 +120,14 @@ int launchRanks(const LaunchFlags& flags, const std::vector<std::string>& argv,
   request.size = flags.size;
   request.mpi_transport = want_mpi;
   request.run_id = flags.run_id;
+  if (flags.np_given) request.np = flags.np;
   auto choice = store::chooseBootstrap(request, launch, env);
   const std::string& launcher = choice.launcher;
+  if (choice.kind != store::BootstrapKind::Local && launch && launch->size == 1 && flags.rank < 0)
+    throwUsage(
+        fmt::format("{} started 1 task, and this command needs 2 or more ranks", launch->launcher),
+        fmt::format("start 2 or more with {}, or add --np 2 to start local ranks in this task",
+                    launch->launcher == "srun" ? "srun -n 2" : "-np 2"));
 
   if (choice.kind == store::BootstrapKind::Local) {
     if (local_checks) local_checks();

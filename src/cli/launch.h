@@ -20,6 +20,7 @@ namespace rdzv::cli {
 // The flags every launching subcommand has (same names as `run`'s).
 struct LaunchFlags {
   int np = 2;
+  bool np_given = false;  // --np was on the command line (it then counts under a one-task srun)
   int rank = -1;
   int size = -1;
   std::string store;

@@ -80,6 +80,15 @@ BootstrapChoice chooseBootstrap(const BootstrapRequest& request,
         launch && !manual ? "--bootstrap mpi, launched by " + launch->launcher : "--bootstrap mpi",
         request, launch);
   }
+  if (!manual && launch && launch->size == 1 && request.np > 0 && request.store.empty()) {
+    // `srun -n 1 rdzvbench run --np 4`: the allocation's one task starts the ranks itself.
+    BootstrapChoice c;
+    c.kind = BootstrapKind::Local;
+    c.launcher = "local";
+    c.reason = fmt::format("{} started one task and --np {} asks for local ranks in it",
+                           launch->launcher, request.np);
+    return c;
+  }
   if (!manual && !launch) {
     if (!request.store.empty())
       throwUsage("--store without --rank/--size or a launcher",

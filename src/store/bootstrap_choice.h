@@ -5,6 +5,8 @@
 //   --rank/--size given        --bootstrap mpi: mpi; else store (--store required)
 //   no launcher                --bootstrap mpi: mpi (a singleton); --store or the mpi transport:
 //                              Usage error; else local (rdzvbench starts --np ranks)
+//   a launcher of one task     --np N given (no --store, no --bootstrap mpi): local (N ranks
+//                              started inside that task); else as below
 //   a launcher                 --bootstrap mpi: mpi; --store: store
 //     srun, no --store         --bootstrap store, or auto without the mpi transport: store on the
 //                              step's derived tcp store (slurm_store.h); auto with it: mpi
@@ -28,6 +30,7 @@ struct BootstrapRequest {
   int size = -1;
   bool mpi_transport = false;  // the mpi transport is among --transport
   std::string run_id;          // --run-id (or RDZV_RUN_ID); empty when not given
+  int np = -1;                 // --np when given on the command line, else -1
 };
 
 enum class BootstrapKind {

@@ -93,6 +93,30 @@ class SrunEnv(harness.TestCase):
         r = harness.run(["info"], env=env, timeout=30)
         self.assertIn("would use: store tcp://127.0.0.1:4000 (--store, launched by srun)", r.stdout)
 
+    def test_one_task_stops_at_once_or_starts_np_local_ranks(self):
+        job = JOB_BASE + 9
+        env = step_env(job, 0, 0, 1)
+        # `srun -n 1 rdzvbench run`: a usage error before anything starts, no report written.
+        r = harness.run(["run", "-s", "8", "-o", self.path("none.json")], env=env, timeout=30)
+        self.check_usage_result(r, "srun started 1 task", "srun -n 2", "--np 2")
+        self.assertFalse(os.path.exists(self.path("none.json")))
+        r = harness.run(["info"], env=env, timeout=30)
+        self.assertIn("would stop: srun started 1 task", r.stdout)
+        # `srun -n 1 rdzvbench run --np 3`: the task starts three local ranks.
+        out = self.path("r.json")
+        r = harness.run(["run", "--np", "3", "-b", "latency", "-s", "8", "-i", "50", "-q", "-o",
+                         out], env=env, timeout=60)
+        self.assertExit(r, 0)
+        report = self.assertReport(out, [("tcp", "latency")], [8])
+        self.assertEqual((report["launcher"], report["size"]), ("local", 3))
+
+    def check_usage_result(self, r, *needles):
+        self.assertExit(r, 2)
+        lines = [l for l in r.stderr.splitlines() if l.strip()]
+        self.assertEqual(len(lines), 1, r)
+        for n in needles:
+            self.assertIn(n, lines[0])
+
     def test_two_ranks_rendezvous_with_no_store_flag(self):
         job, step = JOB_BASE + 2, 0
         uri, _ = self.derived_uri(job, step)
