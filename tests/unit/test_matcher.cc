@@ -70,7 +70,7 @@ class MatcherTest : public ::testing::Test {
 };
 
 TEST_F(MatcherTest, PostedThenArrivalGoesStraightToTheReceive) {
-  auto a = op(1, 5);
+  auto a = op(1, 5, 40);  // exactly long enough
   post(a);
   EXPECT_TRUE(matcher.hasPosted());
   auto sink = matcher.arrive(TestHeader{5, 40, false, 'x'}, 40, kPeer, engine);
@@ -111,7 +111,7 @@ TEST_F(MatcherTest, ReceivePostedWhileArrivingClaimsAndWaits) {
   std::memset(sink.dst, 'c', 16);  // half of it is in
   auto a = op(3, 7);
   post(a);
-  EXPECT_TRUE(deliveries.empty());  // claimed, not delivered: bytes are missing
+  ASSERT_TRUE(deliveries.empty());  // claimed, not delivered: bytes are missing
   EXPECT_FALSE(matcher.hasPosted());
   EXPECT_EQ(matcher.unexpectedCount(), 1u);
   // A second receive of the same tag does not take the claimed arrival: it waits for the next.
