@@ -390,21 +390,7 @@ void IbDevice::postRecv(IbBuffer& buffer, int peer, std::uint8_t* data, std::siz
                         std::uint64_t tag) {
   Peer& p = peerFor(peer, "receive from");
   buffer.recvPosted();
-  RecvOp op{&buffer, data, capacity, tag};
-  for (auto it = p.unexpected.begin(); it != p.unexpected.end(); ++it) {
-    if (it->claimed || it->first.tag != tag) continue;
-    if (it->first.length > capacity)
-      throwRuntime(fmt::format("rank {} sent {} bytes with tag {}, but the receive holds only {}",
-                               peer, it->first.length, tag, capacity));
-    if (!it->complete) {
-      it->claimed = true;
-      it->claim = op;
-    } else {
-      deliverUnexpected(p, it, op);
-    }
-    return;
-  }
-  p.posted.push_back(op);
+  p.matcher.post(RecvOp{&buffer, data, capacity, tag}, peer, engine_, deliverTo(p));
 }
 
 void IbDevice::submit(Peer& p, Work&& work) {
@@ -593,41 +579,28 @@ void IbDevice::startMessage(Peer& p, const Frame& h) {
   p.in.active = true;
   p.in.first = h;
   p.in.carried = carried;
-  auto match = std::find_if(p.posted.begin(), p.posted.end(),
-                            [&](const RecvOp& op) { return op.tag == h.tag; });
-  if (match != p.posted.end()) {
-    if (h.length > match->capacity)
-      throwRuntime(fmt::format("rank {} sent {} bytes with tag {}, but the receive holds only {}",
-                               p.rank, h.length, h.tag, match->capacity));
-    p.in.sink = Sink::Matched;
-    p.in.op = *match;
-    p.in.dst = match->data;
-    p.posted.erase(match);
-    bool alt_read = (h.flags & kFlagAltRead) != 0;
-    if (rendezvous && getTiming(alt_read ? engine::RdzvProto::AltRead
-                                         : engine::RdzvProto::Default) == GetTiming::AtMatch)
-      issueGet(
-          p, h.id,
-          Pull{p.in.op.buffer, p.in.op.data, h.length, h.eager, h.addr, h.rkey, false, false, 0});
+  auto sink = p.matcher.arrive(h, carried, p.rank, engine_);
+  p.in.dst = sink.dst;
+  if (!sink.matched) {
+    p.in.sink = Sink::Unexpected;
+    p.in.unexpected = sink.unexpected;
     return;
   }
-  ++engine_.counters.unexpected;
-  Unexpected u;
-  u.first = h;
-  u.slot = engine_.overflow->allocate(carried);
-  p.unexpected.push_back(u);
-  p.in.sink = Sink::Unexpected;
-  p.in.unexpected = std::prev(p.unexpected.end());
-  p.in.dst = u.slot.data;
+  p.in.sink = Sink::Matched;
+  p.in.op = sink.op;
+  bool alt_read = (h.flags & kFlagAltRead) != 0;
+  if (rendezvous && getTiming(alt_read ? engine::RdzvProto::AltRead : engine::RdzvProto::Default) ==
+                        GetTiming::AtMatch)
+    issueGet(
+        p, h.id,
+        Pull{p.in.op.buffer, p.in.op.data, h.length, h.eager, h.addr, h.rkey, false, false, 0});
 }
 
 void IbDevice::finishMessage(Peer& p) {
   p.in.active = false;
   const Frame& h = p.in.first;
   if (p.in.sink == Sink::Unexpected) {
-    auto it = p.in.unexpected;
-    it->complete = true;
-    if (it->claimed) deliverUnexpected(p, it, it->claim);
+    p.matcher.arrived(p.in.unexpected, engine_, deliverTo(p));
     return;
   }
   if (h.kind == kMessage) {
@@ -645,11 +618,7 @@ void IbDevice::finishMessage(Peer& p) {
   }
 }
 
-void IbDevice::deliverUnexpected(Peer& p, std::list<Unexpected>::iterator it, const RecvOp& op) {
-  if (it->slot.length > 0) std::memcpy(op.data, it->slot.data, it->slot.length);
-  engine_.counters.overflow_bytes_copied += it->slot.length;
-  engine_.overflow->release(it->slot);
-  const Frame& h = it->first;
+void IbDevice::deliverUnexpected(Peer& p, const Frame& h, const RecvOp& op) {
   if (h.kind == kRendezvous) {
     // An unexpected rendezvous: the Get is issued by software when the receive is
     // processed, whatever the protocol (cxi-reference.md §2.2).
@@ -659,7 +628,6 @@ void IbDevice::deliverUnexpected(Peer& p, std::list<Unexpected>::iterator it, co
   } else {
     completeRecv(*op.buffer);
   }
-  p.unexpected.erase(it);
 }
 
 void IbDevice::issueGet(Peer& p, std::uint64_t id, const Pull& pull) {
@@ -759,7 +727,7 @@ std::string IbDevice::pendingDescription() const {
   std::vector<int> recv_from, send_to;
   for (const auto& p : peers_) {
     if (p.rank == self_) continue;
-    if (!p.posted.empty() || p.in.active || !p.pulls.empty()) recv_from.push_back(p.rank);
+    if (p.matcher.hasPosted() || p.in.active || !p.pulls.empty()) recv_from.push_back(p.rank);
     if (!p.queue.empty() || p.outstanding > 0 || p.exposures > 0) send_to.push_back(p.rank);
   }
   std::string out;

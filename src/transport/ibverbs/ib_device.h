@@ -9,7 +9,6 @@
 
 #include <cstdint>
 #include <deque>
-#include <list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,6 +16,7 @@
 #include <vector>
 
 #include "lib/aligned_buffer.h"
+#include "transport/engine/matcher.h"
 #include "transport/engine/overflow.h"
 #include "transport/engine/protocol.h"
 #include "transport/ibverbs/address.h"
@@ -63,15 +63,9 @@ class IbDevice : public Device {
     std::size_t capacity = 0;
     std::uint64_t tag = 0;
   };
-  // A first part that arrived before its receive was posted; its payload (all of an eager
-  // message, the E bytes of a rendezvous) waits in overflow space.
-  struct Unexpected {
-    Frame first{};
-    engine::OverflowPool::Slot slot;
-    bool complete = false;
-    bool claimed = false;  // a receive waits for the rest of its frames
-    RecvOp claim{};
-  };
+  // Posted receives and unexpected first parts (whose payload, all of an eager message or
+  // the E bytes of a rendezvous, waits in overflow space).
+  using Matcher = engine::Matcher<RecvOp, Frame>;
   // A rendezvous receive whose READs are outstanding, keyed by the sender's exposure id. It
   // completes when its READs have and its frames have all arrived: a READ issued at match can
   // finish before the last frames of a first part larger than one slot.
@@ -131,7 +125,7 @@ class IbDevice : public Device {
     std::uint64_t carried = 0;
     std::uint64_t received = 0;
     RecvOp op{};
-    std::list<Unexpected>::iterator unexpected;
+    Matcher::Arrival unexpected{};
   };
   struct Peer {
     int rank = -1;
@@ -140,8 +134,7 @@ class IbDevice : public Device {
     RankAddress address;
     std::deque<Work> queue;
     std::uint32_t outstanding = 0;  // posted send-queue requests not completed
-    std::deque<RecvOp> posted;
-    std::list<Unexpected> unexpected;
+    Matcher matcher;
     std::unordered_map<std::uint64_t, Pull> pulls;
     std::size_t exposures = 0;  // ours, readable by this peer
     Incoming in;
@@ -159,7 +152,11 @@ class IbDevice : public Device {
   void frameArrived(Peer& p, std::uint32_t slot, std::uint32_t byte_len);
   void startMessage(Peer& p, const Frame& h);
   void finishMessage(Peer& p);
-  void deliverUnexpected(Peer& p, std::list<Unexpected>::iterator it, const RecvOp& op);
+  // An unexpected message's payload is in its receive: complete it, or pull the rest.
+  void deliverUnexpected(Peer& p, const Frame& h, const RecvOp& op);
+  auto deliverTo(Peer& p) {
+    return [this, &p](const Frame& h, const RecvOp& op) { deliverUnexpected(p, h, op); };
+  }
   void issueGet(Peer& p, std::uint64_t id, const Pull& pull);
   void sendControl(Peer& p, FrameKind kind, std::uint64_t id);
   void completeRecv(IbBuffer& buffer);

@@ -264,36 +264,17 @@ void TcpDevice::postRecv(TcpBuffer& buffer, int peer, std::uint8_t* data, std::s
                          std::uint64_t tag) {
   Peer& p = peerFor(peer, "receive from");
   buffer.recvPosted();
-  RecvOp op{&buffer, data, capacity, tag};
-  for (auto it = p.unexpected.begin(); it != p.unexpected.end(); ++it) {
-    if (it->claimed || it->tag != tag) continue;
-    if (it->length > capacity)
-      throwRuntime(fmt::format("rank {} sent {} bytes with tag {}, but the receive holds only {}",
-                               peer, it->length, tag, capacity));
-    if (!it->complete) {
-      it->claimed = true;
-      it->claim = op;
-    } else {
-      deliverUnexpected(p, it, op);
-    }
-    return;
-  }
-  p.posted.push_back(op);
+  p.matcher.post(RecvOp{&buffer, data, capacity, tag}, peer, engine_, deliverTo(p));
 }
 
-void TcpDevice::deliverUnexpected(Peer& p, std::list<Unexpected>::iterator it, const RecvOp& op) {
-  std::memcpy(op.data, it->slot.data, it->slot.length);
-  engine_.counters.overflow_bytes_copied += it->slot.length;
-  engine_.overflow->release(it->slot);
-  if (it->rendezvous) {
+void TcpDevice::deliverUnexpected(Peer& p, const FrameHeader& h, const RecvOp& op) {
+  if (h.kind == kRendezvous) {
     // An unexpected rendezvous: the Get is issued by software when the receive is
     // processed, whatever the protocol (cxi-reference.md §2.2).
-    Pull pull{op.buffer, op.data, it->length, it->slot.length, it->alt_read};
-    issueGet(p, it->id, pull);
+    issueGet(p, h.id, Pull{op.buffer, op.data, h.length, h.eager, (h.flags & kFlagAltRead) != 0});
   } else {
     completeRecv(*op.buffer);
   }
-  p.unexpected.erase(it);
 }
 
 void TcpDevice::issueGet(Peer& p, std::uint64_t id, const Pull& pull) {
@@ -486,36 +467,20 @@ void TcpDevice::startFrame(Peer& p, const FrameHeader& h) {
 void TcpDevice::matchFirstFrame(Peer& p, const FrameHeader& h) {
   bool rendezvous = h.kind == kRendezvous;
   std::uint64_t carried = rendezvous ? h.eager : h.length;
-  auto match = std::find_if(p.posted.begin(), p.posted.end(),
-                            [&](const RecvOp& op) { return op.tag == h.tag; });
-  if (match != p.posted.end()) {
-    if (h.length > match->capacity)
-      throwRuntime(fmt::format("rank {} sent {} bytes with tag {}, but the receive holds only {}",
-                               p.rank, h.length, h.tag, match->capacity));
-    p.sink = Sink::Matched;
-    p.current_op = *match;
-    p.dst = match->data;
-    p.remaining = carried;
-    p.posted.erase(match);
-    // Default protocol: the Get goes out as soon as the first frame matches (the CXI NIC
-    // issues it in hardware); alt_read waits until the frame has been processed.
-    if (rendezvous && !(h.flags & kFlagAltRead))
-      issueGet(p, h.id, Pull{p.current_op.buffer, p.current_op.data, h.length, h.eager, false});
+  auto sink = p.matcher.arrive(h, carried, p.rank, engine_);
+  p.dst = sink.dst;
+  p.remaining = carried;
+  if (!sink.matched) {
+    p.sink = Sink::Unexpected;
+    p.current_unexpected = sink.unexpected;
     return;
   }
-  ++engine_.counters.unexpected;
-  Unexpected u;
-  u.tag = h.tag;
-  u.rendezvous = rendezvous;
-  u.alt_read = (h.flags & kFlagAltRead) != 0;
-  u.length = h.length;
-  u.id = h.id;
-  u.slot = engine_.overflow->allocate(carried);
-  p.unexpected.push_back(u);
-  p.current_unexpected = std::prev(p.unexpected.end());
-  p.sink = Sink::Unexpected;
-  p.dst = u.slot.data;
-  p.remaining = carried;
+  p.sink = Sink::Matched;
+  p.current_op = sink.op;
+  // Default protocol: the Get goes out as soon as the first frame matches (the CXI NIC
+  // issues it in hardware); alt_read waits until the frame has been processed.
+  if (rendezvous && !(h.flags & kFlagAltRead))
+    issueGet(p, h.id, Pull{p.current_op.buffer, p.current_op.data, h.length, h.eager, false});
 }
 
 void TcpDevice::finishFrame(Peer& p) {
@@ -528,12 +493,9 @@ void TcpDevice::finishFrame(Peer& p) {
       else if (h.flags & kFlagAltRead)
         issueGet(p, h.id, Pull{p.current_op.buffer, p.current_op.data, h.length, h.eager, true});
       break;
-    case Sink::Unexpected: {
-      auto it = p.current_unexpected;
-      it->complete = true;
-      if (it->claimed) deliverUnexpected(p, it, it->claim);
+    case Sink::Unexpected:
+      p.matcher.arrived(p.current_unexpected, engine_, deliverTo(p));
       break;
-    }
     case Sink::Pull: {
       auto it = p.pulls.find(h.id);
       // A Get is answered by one reply, so the pull is complete with it.
@@ -555,7 +517,7 @@ void TcpDevice::finishFrame(Peer& p) {
 }
 
 bool TcpDevice::active(const Peer& p) const {
-  return !p.posted.empty() || p.in_frame || !p.pulls.empty() || p.exposures > 0;
+  return p.matcher.hasPosted() || p.in_frame || !p.pulls.empty() || p.exposures > 0;
 }
 
 void TcpDevice::progress(Deadline deadline, const char* what) {
@@ -604,7 +566,7 @@ void TcpDevice::progress(Deadline deadline, const char* what) {
 std::string TcpDevice::pendingDescription() const {
   std::vector<int> recv_from, send_to;
   for (const auto& p : peers_) {
-    if (!p.posted.empty() || p.in_frame || !p.pulls.empty()) recv_from.push_back(p.rank);
+    if (p.matcher.hasPosted() || p.in_frame || !p.pulls.empty()) recv_from.push_back(p.rank);
     if (!p.out.empty() || p.exposures > 0) send_to.push_back(p.rank);
   }
   std::string out;

@@ -6,12 +6,12 @@
 
 #include <cstdint>
 #include <deque>
-#include <list>
 #include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "transport/engine/matcher.h"
 #include "transport/engine/overflow.h"
 #include "transport/engine/protocol.h"
 #include "transport/tcp/socket.h"
@@ -63,19 +63,9 @@ class TcpDevice : public Device {
     std::size_t capacity;
     std::uint64_t tag;
   };
-  // A first frame that arrived before its receive was posted; its payload (all of an eager
-  // message, the E bytes of a rendezvous) sits in overflow space.
-  struct Unexpected {
-    std::uint64_t tag = 0;
-    bool rendezvous = false;
-    bool alt_read = false;
-    std::uint64_t length = 0;  // the whole message
-    std::uint64_t id = 0;      // the sender's exposure, for a rendezvous
-    engine::OverflowPool::Slot slot;
-    bool complete = false;
-    bool claimed = false;  // a receive waits for the rest of its payload
-    RecvOp claim{};
-  };
+  // Posted receives and unexpected first frames (whose payload, all of an eager message or
+  // the E bytes of a rendezvous, sits in overflow space).
+  using Matcher = engine::Matcher<RecvOp, FrameHeader>;
   // A rendezvous receive waiting for its pulled bytes.
   struct Pull {
     TcpBuffer* buffer;
@@ -98,8 +88,7 @@ class TcpDevice : public Device {
     Fd fd;
     bool want_write = false;  // EPOLLOUT registered
     std::deque<OutFrame> out;
-    std::deque<RecvOp> posted;
-    std::list<Unexpected> unexpected;
+    Matcher matcher;
     std::unordered_map<std::uint64_t, Pull> pulls;  // by the sender's exposure id
     std::size_t exposures = 0;                      // ours, pullable by this peer
     // The frame being read.
@@ -109,7 +98,7 @@ class TcpDevice : public Device {
     std::uint8_t* dst = nullptr;
     std::size_t remaining = 0;
     RecvOp current_op{};
-    std::list<Unexpected>::iterator current_unexpected;
+    Matcher::Arrival current_unexpected;
     // Bytes read from the socket but not yet consumed.
     std::vector<std::uint8_t> staging;
     std::size_t staged_begin = 0;
@@ -131,7 +120,12 @@ class TcpDevice : public Device {
   void startFrame(Peer& peer, const FrameHeader& header);
   void finishFrame(Peer& peer);
   void matchFirstFrame(Peer& peer, const FrameHeader& header);
-  void deliverUnexpected(Peer& peer, std::list<Unexpected>::iterator it, const RecvOp& op);
+  // An unexpected message's payload is in its receive: complete it, or pull the rest.
+  void deliverUnexpected(Peer& peer, const FrameHeader& header, const RecvOp& op);
+  auto deliverTo(Peer& peer) {
+    return
+        [this, &peer](const FrameHeader& h, const RecvOp& op) { deliverUnexpected(peer, h, op); };
+  }
   void issueGet(Peer& peer, std::uint64_t id, const Pull& pull);
   void completeRecv(TcpBuffer& buffer);
   void completeSend(TcpBuffer& buffer);
