@@ -35,6 +35,15 @@ def validate(text):
     return report
 
 
+def write_files(base, files):
+    """Writes {relative path: content} under `base`, making the directories."""
+    for rel, content in files.items():
+        path = os.path.join(base, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(content)
+
+
 def make_nic(root, index=0, rdzv_get_en=1, link="up", slot=None):
     """One Cassini 2 NIC laid out as the driver shows it under /sys."""
     slot = slot or f"0000:2{index}:00.0"
@@ -51,11 +60,7 @@ def make_nic(root, index=0, rdzv_get_en=1, link="up", slot=None):
         "telemetry/ixe_rx_ptl_restricted_pkt": "0@1700000000.000000000\n",
         "telemetry/ixe_rx_ptl_unrestricted_pkt": "12@1700000000.000000000\n",
     }
-    for rel, content in files.items():
-        path = os.path.join(pci, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as f:
-            f.write(content)
+    write_files(pci, files)
     cls = os.path.join(root, "class", "cxi", f"cxi{index}")
     os.makedirs(cls, exist_ok=True)
     os.symlink(pci, os.path.join(cls, "device"))
@@ -184,11 +189,7 @@ class Fixtures(harness.TestCase):
             "properties/num_ptes": "2048\n",
             "properties/rgids_avail": "0\n",
         })
-        for rel, content in files.items():
-            path = os.path.join(dev, rel)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "w") as f:
-                f.write(content)
+        write_files(dev, files)
         # squeue as Slurm would answer for this node: this job (7) and another (8).
         bindir = self.path("bin")
         os.makedirs(bindir)
