@@ -9,16 +9,12 @@
 #include <sstream>
 
 #include "bench/doctor.h"
+#include "bench/doctor_checks.h"
 #include "lib/time_left.h"
 #include "transport/ofi/cxi_sysfs.h"
 
 namespace rdzv::bench {
 namespace {
-
-std::string lookup(const std::map<std::string, std::string>& env, const std::string& name) {
-  auto it = env.find(name);
-  return it == env.end() ? std::string() : it->second;
-}
 
 std::vector<std::string> nonEmptyLines(const std::string& text) {
   std::vector<std::string> lines;
@@ -47,7 +43,7 @@ std::map<std::string, std::string> retryHandlerStates(const std::vector<std::str
 
 // Slurm's name for this node: slurmd's, else the short host name.
 std::string slurmNodeName(const DoctorInput& in) {
-  std::string name = lookup(in.env, "SLURMD_NODENAME");
+  std::string name = detail::envValue(in, "SLURMD_NODENAME");
   if (name.empty()) name = in.host.hostname.substr(0, in.host.hostname.find('.'));
   return name;
 }
@@ -77,7 +73,7 @@ void captureNodeState(DoctorInput& in, double timeout_s) {
     const auto nics = transport::ofi::cxiNicNames(in.sysfs_root);
     if (!nics.empty()) in.retry_handlers = retryHandlerStates(nics, timeout_s);
   }
-  if (lookup(in.env, "SLURM_JOB_ID").empty()) return;
+  if (detail::envValue(in, "SLURM_JOB_ID").empty()) return;
   const std::string node = slurmNodeName(in);
   if (node.empty()) return;
   if (auto out = captureCommand({"squeue", "-h", "-w", node, "-o", "%i"}, timeout_s))
