@@ -125,6 +125,13 @@ void checkLibfabric(const DoctorInput& in, bool want_cxi, Checks& c) {
     return;
   }
   const auto& f = *in.fabric;
+  if (!f.load_error.empty()) {
+    c.warn("E1", "libfabric",
+           fmt::format("libfabric could not be loaded ({}): provider checks skipped; install "
+                       "libfabric1, or set RDZV_LIBFABRIC to the library's path",
+                       f.load_error));
+    return;
+  }
   std::string where = f.library_path.empty() ? "loaded" : f.library_path;
   std::string message = fmt::format("libfabric {} ({})", f.version(), where);
   const bool upstream_cxi = f.major > 1 || (f.major == 1 && f.minor >= 21);

@@ -55,6 +55,8 @@ void requireTransport(const std::string& name) {
 std::string hostNotes(const std::string& name) {
 #ifdef RDZV_HAVE_LIBFABRIC
   if (name == "ofi") {
+    if (!ofi::libfabricLoaded())
+      return fmt::format("libfabric cannot be loaded: {}", ofi::libfabricLoadError());
     auto providers = ofi::rdmProviders();
     return fmt::format("libfabric {} at {}; RDM providers: {}", ofi::runtimeVersion(),
                        ofi::libraryPath(),

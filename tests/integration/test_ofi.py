@@ -33,6 +33,35 @@ class Ofi(harness.TestCase):
                 self.assertIn("libfabric", d["library"])
                 self.assertEqual(d["fi_environment"]["FI_TCP_IFACE"], "lo")
 
+    def test_libfabric_is_loaded_only_when_used(self):
+        # A command that needs no libfabric never maps it (its psm libraries' constructors
+        # sleep ~0.2 s); the ofi transport does, from the file RDZV_LIBFABRIC names.
+        r = harness.run(["--version"], env={"LD_DEBUG": "files"})
+        self.assertExit(r, 0)
+        self.assertNotIn("libfabric", r.stderr)
+        real = self.run_ofi("tcp")["series"][0]["details"]["library"]
+        self.assertTrue(os.path.isfile(real), real)
+        out = self.path("chosen.json")
+        r = harness.run(["run", "-t", "ofi", "--provider", "tcp", "--np", "2", "-b", "latency",
+                         "-s", "8", "-q", "-o", out],
+                        env={"RDZV_LIBFABRIC": real, "FI_TCP_IFACE": "lo"}, timeout=120)
+        self.assertExit(r, 0)
+        self.assertEqual(harness.validate_report(out)["series"][0]["details"]["library"], real)
+
+    def test_a_libfabric_that_cannot_be_loaded_is_named(self):
+        env = {"RDZV_LIBFABRIC": self.path("missing/libfabric.so.1")}
+        r = harness.run(["run", "-t", "ofi", "--np", "2", "-s", "8"], env=env, timeout=60)
+        self.assertExit(r, 3)
+        lines = [l for l in r.stderr.splitlines() if l.strip()]
+        self.assertEqual(len(lines), 1, r)
+        self.assertIn("cannot load libfabric: " + env["RDZV_LIBFABRIC"], lines[0])
+        self.assertIn("set RDZV_LIBFABRIC", lines[0])
+        r = harness.run(["info"], env=env, timeout=60)
+        self.assertIn("libfabric cannot be loaded: " + env["RDZV_LIBFABRIC"], r.stdout)
+        r = harness.run(["doctor"], env=env, timeout=60)
+        self.assertExit(r, 0)
+        self.assertRegex(r.stdout, r"warning +E1 +libfabric +libfabric could not be loaded")
+
     def test_shm_provider(self):
         for np in (2, 4):
             with self.subTest(np=np):

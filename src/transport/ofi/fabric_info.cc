@@ -1,6 +1,5 @@
 #include "transport/ofi/fabric_info.h"
 
-#include <dlfcn.h>
 #include <rdma/fabric.h>
 
 #include <algorithm>
@@ -10,6 +9,8 @@
 #include <memory>
 
 #include <fmt/format.h>
+
+#include "transport/ofi/libfabric_loader.h"
 
 namespace rdzv::transport::ofi {
 namespace {
@@ -52,13 +53,17 @@ int patchFromPath(const std::string& path, int major, int minor) {
 
 FabricProbe probeFabric() {
   FabricProbe probe;
+  if (!libfabricLoaded()) {
+    probe.load_error = libfabricLoadError();
+    probe.providers_rc = probe.cxi_rc = -FI_ENOSYS;
+    probe.cxi_error = probe.load_error;
+    return probe;
+  }
   const std::uint32_t runtime = fi_version();
   probe.major = static_cast<int>(FI_MAJOR(runtime));
   probe.minor = static_cast<int>(FI_MINOR(runtime));
 
-  Dl_info where{};
-  if (dladdr(reinterpret_cast<void*>(&fi_getinfo), &where) != 0 && where.dli_fname != nullptr)
-    probe.library_path = where.dli_fname;
+  probe.library_path = libraryPath();
 
   fi_info* raw = nullptr;
   probe.providers_rc = fi_getinfo(runtime, nullptr, nullptr, 0, nullptr, &raw);

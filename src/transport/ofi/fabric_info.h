@@ -24,7 +24,8 @@ struct FabricProbe {
   int major = 0;  // fi_version() of the loaded library (not the headers')
   int minor = 0;
   int patch = -1;            // from an in-tree provider's version, else the path; -1 unknown
-  std::string library_path;  // dladdr(fi_getinfo): the file the dynamic loader chose
+  std::string library_path;  // the file libfabric was loaded from (libfabric_loader.h)
+  std::string load_error;    // why it could not be loaded; "" when it was
   std::vector<std::string> providers;  // distinct provider names fi_getinfo() returns
   int providers_rc = 0;                // fi_getinfo's return for that list (negative FI_E*)
   int cxi_rc = 0;                      // fi_getinfo(FI_VERSION(1,21), prov_name "cxi", FI_EP_RDM)

@@ -1,6 +1,5 @@
 #include "transport/ofi/fid.h"
 
-#include <dlfcn.h>
 #include <rdma/fi_domain.h>
 
 #include <fmt/format.h>
@@ -16,14 +15,6 @@ void throwFi(const std::string& call, int rc, const std::string& where) {
 std::string runtimeVersion() {
   auto v = fi_version();
   return fmt::format("{}.{}", FI_MAJOR(v), FI_MINOR(v));
-}
-
-std::string libraryPath() {
-  // The address of the symbol as the dynamic linker resolved it, not our PLT stub.
-  void* symbol = dlsym(RTLD_DEFAULT, "fi_getinfo");
-  Dl_info info{};
-  if (symbol && dladdr(symbol, &info) && info.dli_fname) return info.dli_fname;
-  return "";
 }
 
 }  // namespace rdzv::transport::ofi

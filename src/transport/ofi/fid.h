@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 
+#include "transport/ofi/libfabric_loader.h"
+
 namespace rdzv::transport::ofi {
 
 // Closes any fid-bearing libfabric object (fabric, domain, ep, cq, av, mr).
@@ -28,8 +30,8 @@ using InfoPtr = std::unique_ptr<fi_info, InfoFree>;
 // endpoint), e.g. "fi_tsend failed: Resource temporarily unavailable (tcp;ofi_rxm on lo)".
 [[noreturn]] void throwFi(const std::string& call, int rc, const std::string& where);
 
-// The libfabric runtime version "1.17" (fi_version()) and the library file it came from.
+// The libfabric runtime version "1.17" (fi_version()); the file is libraryPath()
+// (libfabric_loader.h).
 std::string runtimeVersion();
-std::string libraryPath();
 
 }  // namespace rdzv::transport::ofi

@@ -88,7 +88,12 @@ std::vector<std::string> rdmProviders() {
   return names;
 }
 
-void probe(const TransportOptions& options) { findProviders(options, capsFor(options)); }
+void probe(const TransportOptions& options) {
+  if (!libfabricLoaded())
+    throwRuntime(fmt::format("the ofi transport cannot load libfabric: {}", libfabricLoadError()),
+                 "install libfabric1, or set RDZV_LIBFABRIC to the library's path");
+  findProviders(options, capsFor(options));
+}
 
 Endpoint::Endpoint(const TransportOptions& options, std::uint64_t caps)
     : sysfs_root_(options.sysfs_root) {
