@@ -1,5 +1,5 @@
-// The receive matcher shared by the tcp and ibverbs devices, on its own: which receive a
-// message lands in, in which order, what is copied out of overflow space and counted, and the
+// The receive matcher shared by the tcp, ibverbs and ofi engine devices, on its own: which receive
+// a message lands in, in which order, what is copied out of overflow space and counted, and the
 // refusal of a message longer than its receive.
 
 #include <gtest/gtest.h>
@@ -200,9 +200,14 @@ TEST_F(MatcherTest, ReceiveTooShortForAnUnexpectedArrivalIsRefused) {
     EXPECT_EQ(e.kind(), ErrorKind::Runtime);
     EXPECT_STREQ(e.what(), "rank 3 sent 4096 bytes with tag 6, but the receive holds only 4095");
   }
+  // Refused before anything is copied, counted or taken: the arrival waits for a fitting one.
   EXPECT_TRUE(deliveries.empty());
+  EXPECT_EQ(engine.counters.overflow_bytes_copied, 0u);
+  EXPECT_EQ(matcher.unexpectedCount(), 1u);
   post(op(32, 6, 4096));  // exactly long enough
   EXPECT_EQ(deliveries.size(), 1u);
+  EXPECT_EQ(engine.counters.overflow_bytes_copied, 64u);
+  EXPECT_EQ(matcher.unexpectedCount(), 0u);
 }
 
 }  // namespace

@@ -1,10 +1,11 @@
 #pragma once
 // Receive matching of the protocol engine, for the transports that match in software (tcp,
-// ibverbs): per peer, the receives posted and the arrivals nobody had posted a receive for.
-// A receive takes the oldest arrival with its tag, else waits; a first frame takes the oldest
+// ibverbs, ofi engine): per peer, the receives posted and the arrivals nobody had posted a receive
+// for. A receive takes the oldest arrival with its tag, else waits; a first frame takes the oldest
 // posted receive with its tag, else becomes an unexpected arrival whose carried bytes go to
 // overflow space. An unexpected arrival whose frames are still coming when its receive is
-// posted is claimed, and delivered when its last byte is in.
+// posted is claimed, and delivered when its last byte is in. A transport whose first frames
+// arrive whole (ofi) calls arrived() right after arrive() and copying the bytes: never claimed.
 //
 // The transport keeps what differs: how frames are read, how a Get is issued and how a
 // buffer completes. It passes a `deliver(header, op)` callable (a lambda, inlined) that runs

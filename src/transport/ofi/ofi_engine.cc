@@ -157,49 +157,30 @@ void OfiEngineDevice::postRecv(EngineBuffer& buffer, int peer, std::uint8_t* dat
     throwRuntime(fmt::format("receive from invalid peer {} (this is rank {})", peer, self_));
   buffer.recvPosted();
   pending_.add(peer, false, 1);
-  RecvOp op{&buffer, data, capacity, tag};
-  auto& p = peers_[peer];
-  for (auto it = p.unexpected.begin(); it != p.unexpected.end(); ++it) {
-    if (it->frame.tag != tag) continue;
-    auto frame = it->frame;
-    engine_.counters.overflow_bytes_copied += it->slot.length;
-    deliver(frame, it->slot.data, op);
-    engine_.overflow->release(it->slot);
-    p.unexpected.erase(it);
-    return;
-  }
-  p.posted.push_back(op);
+  peers_[peer].matcher.post(RecvOp{&buffer, data, capacity, tag}, peer, engine_,
+                            [this](const Frame& f, const RecvOp& op) { deliver(f, op); });
 }
 
 void OfiEngineDevice::onFirstFrame(const Frame& frame, const std::uint8_t* payload) {
   auto& p = peers_.at(frame.source);
-  auto match = std::find_if(p.posted.begin(), p.posted.end(),
-                            [&](const RecvOp& op) { return op.tag == frame.tag; });
-  if (match != p.posted.end()) {
-    RecvOp op = *match;
-    p.posted.erase(match);
-    deliver(frame, payload, op);
-    return;
-  }
-  ++engine_.counters.unexpected;
   std::size_t carried = frame.kind == kRendezvous ? frame.eager : frame.length;
-  Unexpected u{frame, engine_.overflow->allocate(carried)};
-  if (carried > 0) std::memcpy(u.slot.data, payload, carried);
-  p.unexpected.push_back(u);
+  auto sink = p.matcher.arrive(frame, carried, static_cast<int>(frame.source), engine_);
+  if (carried > 0) std::memcpy(sink.dst, payload, carried);
+  if (sink.matched)
+    deliver(frame, sink.op);
+  else  // nothing can claim it before this: it stays unexpected
+    p.matcher.arrived(sink.unexpected, engine_,
+                      [this](const Frame& f, const RecvOp& op) { deliver(f, op); });
 }
 
-void OfiEngineDevice::deliver(const Frame& frame, const std::uint8_t* payload, const RecvOp& op) {
-  if (frame.length > op.capacity)
-    throwRuntime(fmt::format("rank {} sent {} bytes with tag {}, but the receive holds only {}",
-                             frame.source, frame.length, frame.tag, op.capacity));
-  std::size_t carried = frame.kind == kRendezvous ? frame.eager : frame.length;
-  if (carried > 0) std::memcpy(op.data, payload, carried);
+void OfiEngineDevice::deliver(const Frame& frame, const RecvOp& op) {
   if (frame.kind == kMessage) {
     op.buffer->recvCompleted();
     pending_.add(static_cast<int>(frame.source), false, -1);
     return;
   }
-  // Default: the Get goes out as the first frame matches; alt_read: once it is processed.
+  // Default: the Get goes out as the first frame matches, or, for an unexpected rendezvous, as
+  // its receive is posted (by software, cxi-reference.md §2.2); alt_read: once processed.
   if (frame.flags & 1)
     deferred_gets_.emplace_back(frame, op);
   else

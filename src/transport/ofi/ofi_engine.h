@@ -7,12 +7,12 @@
 
 #include <cstdint>
 #include <deque>
-#include <list>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "transport/engine/matcher.h"
 #include "transport/engine/overflow.h"
 #include "transport/engine/protocol.h"
 #include "transport/ofi/ofi_device.h"
@@ -74,10 +74,6 @@ class OfiEngineDevice : public Device {
     std::size_t capacity;
     std::uint64_t tag;
   };
-  struct Unexpected {
-    Frame frame;
-    engine::OverflowPool::Slot slot;
-  };
   struct Pull {
     EngineBuffer* buffer;
     bool alt_read;
@@ -87,9 +83,8 @@ class OfiEngineDevice : public Device {
     int peer;
   };
   struct Peer {
-    std::deque<RecvOp> posted;
-    std::list<Unexpected> unexpected;
-    std::map<std::uint64_t, Pull> pulls;  // by the sender's exposure id
+    engine::Matcher<RecvOp, Frame> matcher;  // first frames arrive whole: never claimed
+    std::map<std::uint64_t, Pull> pulls;     // by the sender's exposure id
   };
 
   void postSlot(int slot);
@@ -98,7 +93,9 @@ class OfiEngineDevice : public Device {
                  EngineBuffer* complete_when_sent);
   void onSlot(int slot);
   void onFirstFrame(const Frame& frame, const std::uint8_t* payload);
-  void deliver(const Frame& frame, const std::uint8_t* payload, const RecvOp& op);
+  // The carried bytes of `frame` are in `op`'s memory: completes a message, or issues the Get
+  // of a rendezvous (default: now; alt_read: after this round of completions).
+  void deliver(const Frame& frame, const RecvOp& op);
   void issueGet(const Frame& frame, const RecvOp& op);
   void onRead(Op* op);
   void complete(Op* op);
