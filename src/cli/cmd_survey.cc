@@ -140,8 +140,21 @@ bench::survey::SurveyConfig validate(const SurveyFlags& f) {
 
 std::string fmtValue(double v) { return std::isfinite(v) ? fmt::format("{:.4g}", v) : "-"; }
 
+// Ranks that share one host's CPU scheduler while free to move between its CPUs: a pair
+// whose ranks wake each other across CPUs can stay several times slower, alone too, and be
+// named (docs/DESIGN.md "Survey"). 0 when that cannot be, else the CPUs they may use.
+int unpinnedOnOneHost(const std::vector<RankInfo>& ranks) {
+  int most = 0;
+  for (const auto& r : ranks) {
+    if (r.host != ranks.front().host) return 0;
+    most = std::max(most, r.cpu_count);
+  }
+  return most > 1 ? most : 0;
+}
+
 // The terminal summary (rank 0).
-void printSummary(const bench::survey::SurveyConfig& config, const bench::survey::SurveyResult& r) {
+void printSummary(const bench::survey::SurveyConfig& config, const bench::survey::SurveyResult& r,
+                  const std::vector<RankInfo>& ranks) {
   namespace sv = bench::survey;
   const auto& p = r.placement;
   fmt::print("survey: {} ranks measured on {} nodes (grouped by {}), {} pairs in {} {}, {:.1f} s\n",
@@ -190,6 +203,12 @@ void printSummary(const bench::survey::SurveyConfig& config, const bench::survey
       fmt::print("verdict: slow link {} - {} ({})\n", p.nodes[v.nodes[0]].name,
                  p.nodes[v.nodes[1]].name, v.metric);
   }
+  if (const int cpus = unpinnedOnOneHost(ranks); cpus > 0 && !verdicts.empty())
+    fmt::print(
+        "note: every rank ran on one host, free to move between its {} CPUs: a pair whose ranks "
+        "wake each other across CPUs can stay slower alone too. To tell that from a fault, "
+        "survey again on one CPU (taskset -c 0 rdzvbench survey ...)\n",
+        cpus);
 }
 
 int surveyRank(const bench::survey::SurveyConfig& config, const SurveyFlags& flags,
@@ -267,7 +286,7 @@ int surveyRank(const bench::survey::SurveyConfig& config, const SurveyFlags& fla
   report["complete"] = true;
   bench::survey::addSurvey(report, config, result);
   writeJsonFile(report, output);
-  printSummary(config, result);
+  printSummary(config, result, ranks);
   fmt::print("report: {}\n", output);
   bool confirmed = !bench::survey::namedVerdicts(result).empty();
   return flags.fail_on_outliers && confirmed ? 1 : 0;

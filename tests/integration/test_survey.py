@@ -25,6 +25,9 @@ QUICK = ["--bandwidth-size", "64K", "--latency-iterations", "50", "--bandwidth-i
          "--min-time", "0.03", "--progress", "epoll", "--retest-passes", "5", "-q"]
 
 
+UNPINNED_NOTE = "note: every rank ran on one host, free to move between its"
+
+
 def validate(path):
     return harness.validate_json(path, "survey.schema.json")
 
@@ -63,6 +66,7 @@ class LocalSurvey(harness.TestCase):
         self.assertEqual({ranks for _, ranks in found}, {(4,)}, r)
         self.assertIn("verdict: slow node", r.stdout)
         self.assertIn("r4", r.stdout)
+        self.assertNotIn(UNPINNED_NOTE, r.stdout)  # one CPU: no scheduler caveat
         for metric in ("latency", "bandwidth"):
             for f in report["judgement"][metric]["findings"]:
                 if f["confirmed"]:
@@ -96,6 +100,18 @@ class LocalSurvey(harness.TestCase):
                     for f in report["judgement"][metric]["findings"]:
                         self.assertFalse(f["confirmed"], f)
                         self.assertIn(f["cause"], ("contention", "none"), f)
+
+    def test_verdicts_of_unpinned_local_ranks_carry_a_caveat(self):
+        # Free to move between the host's CPUs (not taskset): the summary says what else than
+        # a fault can make a local pair slow, and how to tell.
+        if len(os.sched_getaffinity(0)) < 2:
+            self.skipTest("this process may use one CPU only: ranks cannot be unpinned")
+        out = self.path("survey.json")
+        r = harness.run(["survey", "--np", "6", "-o", out, "--serial", "--inject-slow", "4:3"]
+                        + QUICK, timeout=120)
+        self.assertExit(r, 0)
+        self.assertTrue(validate(out)["verdicts"], r)
+        self.assertIn(UNPINNED_NOTE, r.stdout)
 
     def test_lost_rank_keeps_the_pairs_measured_before(self):
         """Rank 3 killed a few pairs in: every other rank exits 3 naming it, and rank 0's
